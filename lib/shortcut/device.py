@@ -1,0 +1,27 @@
+"""Pick the torch device: the GPU when there is one, the CPU otherwise, always overridable."""
+
+from __future__ import annotations
+
+import torch
+
+_ALLOWED = ("auto", "cpu", "cuda", "cuda:N", "mps")
+
+
+def pick_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Return ``torch.device`` for ``device`` ('auto' or None: CUDA if available, else CPU).
+
+    Raises ValueError naming the parameter when the device is unknown or not available here.
+    """
+    if isinstance(device, torch.device):
+        return device
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device={device!r} is not a device; allowed: {', '.join(_ALLOWED)}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available on this machine; use 'auto' or 'cpu'")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} was asked for but MPS is not available on this machine; use 'auto' or 'cpu'")
+    return dev
