@@ -1,0 +1,125 @@
+"""Run records: one small JSON file per run, written atomically, found again by the run's key.
+
+Format (``schema`` 1)::
+
+    {"schema": 1, "key": {...what identifies the run...}, "data": {...results...},
+     "meta": {"library": version, "written": ISO time, ...}}
+
+The file name is ``<slug>-<hash>.json`` where the hash is over the canonical JSON of ``key``, so the
+same run always lands in the same file. Non-finite floats (diverged runs) are stored as ``null``
+inside lists of numbers and read back as NaN. A write goes to a temporary file in the same folder
+and is renamed into place (``os.replace``), so a run interrupted mid-write leaves either the old
+record or none, never half of one; a sweep re-run skips every key that already has a record.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import __version__
+
+SCHEMA = 1
+
+
+def _canonical(key: dict) -> str:
+    return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def record_path(root: str | os.PathLike, key: dict) -> Path:
+    """Where the record of ``key`` lives under ``root``."""
+    digest = hashlib.sha1(_canonical(key).encode()).hexdigest()[:12]
+    slug = "-".join(f"{v}" for v in key.values() if isinstance(v, (str, int, float)) and not isinstance(v, bool))
+    slug = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", slug)[:60].strip("_") or "run"
+    return Path(root) / f"{slug}-{digest}.json"
+
+
+def _encode(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _encode(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_encode(v) for v in obj]
+    if hasattr(obj, "tolist"):  # numpy / torch scalars and arrays
+        return _encode(obj.tolist())
+    return obj
+
+
+def _decode(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _decode(v) for k, v in obj.items()}
+    if isinstance(obj, list) and obj and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in obj):
+        return [math.nan if v is None else v for v in obj]
+    if isinstance(obj, list):
+        return [_decode(v) for v in obj]
+    return obj
+
+
+@dataclass(frozen=True)
+class Record:
+    key: dict
+    data: dict
+    meta: dict
+    path: Path
+
+
+def write_record(root: str | os.PathLike, key: dict, data: dict, meta: dict | None = None) -> Path:
+    """Write the record of run ``key`` atomically; returns its path."""
+    path = record_path(root, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "schema": SCHEMA,
+        "key": _encode(key),
+        "data": _encode(data),
+        "meta": {"library": __version__, "written": _dt.datetime.now(_dt.timezone.utc).isoformat(), **_encode(meta or {})},
+    }
+    text = json.dumps(doc, allow_nan=False, indent=1)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_record(path: str | os.PathLike) -> Record:
+    """Read one record; a damaged or foreign file raises ValueError naming it."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"run record {path} cannot be read: {err}") from err
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not {"key", "data"} <= doc.keys():
+        raise ValueError(f"run record {path} is not a schema-{SCHEMA} record (needs 'schema', 'key', 'data')")
+    return Record(key=doc["key"], data=_decode(doc["data"]), meta=doc.get("meta", {}), path=path)
+
+
+def has_record(root: str | os.PathLike, key: dict) -> bool:
+    return record_path(root, key).exists()
+
+
+def load_records(root: str | os.PathLike, **match: Any) -> list[Record]:
+    """Every record under ``root`` whose key contains ``match`` (e.g. ``model='2-shortcut'``), sorted by path."""
+    return [r for r in _iter(root) if all(r.key.get(k) == v for k, v in match.items())]
+
+
+def _iter(root: str | os.PathLike) -> Iterator[Record]:
+    root = Path(root)
+    if not root.exists():
+        return
+    for path in sorted(root.glob("*.json")):
+        yield read_record(path)

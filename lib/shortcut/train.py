@@ -1,0 +1,128 @@
+"""Full-batch gradient descent on many models at once (a learning-rate grid, seeds) with ``vmap``.
+
+Every model in the batch shares the architecture and the data; each has its own parameters and
+learning rate. A model whose loss becomes NaN/inf (or exceeds ``diverge_above``) is recorded as
+diverged at that epoch and frozen — never a crash — while the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.func import grad_and_value, vmap
+from tqdm.auto import tqdm
+
+from .hessian import hessian, summarize
+from .loss import Loss
+from .models import avg_frobenius
+
+log = logging.getLogger(__name__)
+
+HESSIAN_FIELDS = ("max_abs", "p10_abs", "cond", "index", "n_zero")
+
+
+@dataclass
+class History:
+    """Per-epoch records of a batch of B runs; epoch 0 is the initial point.
+
+    ``loss``, ``grad_norm``, ``frob`` are (B, E+1) arrays (NaN after divergence); ``diverged_at`` is
+    the epoch at which each run diverged (-1 if it did not); ``hessian_epochs`` lists the epochs at
+    which the exact Hessian was summarised and ``hessian[name]`` is (B, len(hessian_epochs)).
+    """
+
+    lrs: np.ndarray
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    frob: np.ndarray
+    diverged_at: np.ndarray
+    hessian_epochs: list[int] = field(default_factory=list)
+    hessian: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def final_loss(self) -> np.ndarray:
+        """Loss after the last epoch (NaN for diverged runs)."""
+        return self.loss[:, -1]
+
+    def run(self, b: int) -> dict:
+        """Run ``b`` as plain lists and numbers (for a run record)."""
+        out = {
+            "lr": float(self.lrs[b]),
+            "loss": self.loss[b].tolist(),
+            "grad_norm": self.grad_norm[b].tolist(),
+            "frob": self.frob[b].tolist(),
+            "diverged_at": int(self.diverged_at[b]),
+        }
+        if self.hessian_epochs:
+            out["hessian_epochs"] = list(self.hessian_epochs)
+            out.update({f"hessian_{k}": v[b].tolist() for k, v in self.hessian.items()})
+        return out
+
+
+def train_gd(
+    loss: Loss,
+    theta0: torch.Tensor,
+    lrs,
+    epochs: int,
+    hessian_every: int = 0,
+    diverge_above: float = 1e8,
+    progress: bool = True,
+    desc: str = "GD",
+) -> History:
+    """Train B models by full-batch GD: ``θ ← θ − lr·∇L(θ)`` for ``epochs`` epochs.
+
+    ``theta0`` is (B, P) or (P,) (then broadcast to every learning rate); ``lrs`` has B entries.
+    With ``hessian_every = k > 0`` the exact Hessian of every live run is summarised at epochs
+    0, k, 2k, … and at the last epoch.
+    """
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
+    if hessian_every < 0:
+        raise ValueError(f"hessian_every must be >= 0, got {hessian_every}")
+    lr = torch.as_tensor(np.asarray(lrs, dtype=np.float64), dtype=theta0.dtype, device=theta0.device).reshape(-1)
+    if lr.numel() == 0 or not bool(torch.all(lr > 0)):
+        raise ValueError(f"lrs must be a non-empty list of positive learning rates, got {lrs!r}")
+    theta = theta0.expand(lr.numel(), -1).clone() if theta0.ndim == 1 else theta0.clone()
+    if theta.shape[0] != lr.numel():
+        raise ValueError(f"theta0 holds {theta.shape[0]} models but lrs has {lr.numel()} rates")
+    B = theta.shape[0]
+    step = vmap(grad_and_value(loss))
+    rec = {k: np.full((B, epochs + 1), np.nan) for k in ("loss", "grad_norm", "frob")}
+    diverged_at = np.full(B, -1)
+    alive = torch.ones(B, dtype=torch.bool, device=theta.device)
+    h_epochs = sorted({*range(0, epochs + 1, hessian_every), epochs}) if hessian_every else []
+    h_rec = {k: np.full((B, len(h_epochs)), np.nan) for k in HESSIAN_FIELDS} if h_epochs else {}
+
+    log.info("%s: %d models, %d parameters each, %d epochs", desc, B, theta.shape[1], epochs)
+    for epoch in tqdm(range(epochs + 1), desc=desc, disable=not progress, leave=False):
+        g, value = step(theta)
+        bad = alive & (~torch.isfinite(value) | (value > diverge_above) | ~torch.isfinite(g).all(dim=1))
+        if bool(bad.any()):
+            diverged_at[bad.cpu().numpy()] = epoch
+            alive &= ~bad
+            log.info("%s: %d run(s) diverged at epoch %d", desc, int(bad.sum()), epoch)
+        live = alive.cpu().numpy()
+        rec["loss"][live, epoch] = value[alive].detach().cpu().numpy()
+        rec["grad_norm"][live, epoch] = g[alive].norm(dim=1).detach().cpu().numpy()
+        rec["frob"][live, epoch] = avg_frobenius(loss.net, theta[alive]).detach().cpu().numpy()
+        if epoch in h_epochs:
+            j = h_epochs.index(epoch)
+            for b in np.flatnonzero(live):
+                s = summarize(torch.linalg.eigvalsh(hessian(loss, theta[b])))
+                for k in HESSIAN_FIELDS:
+                    h_rec[k][b, j] = getattr(s, k)
+        if epoch < epochs:
+            theta = torch.where(alive[:, None], theta - lr[:, None] * g, theta)
+    return History(lrs=lr.cpu().numpy(), diverged_at=diverged_at, hessian_epochs=h_epochs, hessian=h_rec, **rec)
+
+
+def log_grid(low: float, high: float, num: int) -> list[float]:
+    """``num`` learning rates spaced evenly in log between ``low`` and ``high`` (inclusive)."""
+    if not (0 < low <= high) or num < 1:
+        raise ValueError(f"need 0 < low <= high and num >= 1, got low={low}, high={high}, num={num}")
+    if num == 1:
+        return [float(low)]
+    return [float(x) for x in np.exp(np.linspace(math.log(low), math.log(high), num))]
