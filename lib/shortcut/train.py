@@ -90,32 +90,36 @@ def train_gd(
         raise ValueError(f"theta0 holds {theta.shape[0]} models but lrs has {lr.numel()} rates")
     B = theta.shape[0]
     step = vmap(grad_and_value(loss))
-    rec = {k: np.full((B, epochs + 1), np.nan) for k in ("loss", "grad_norm", "frob")}
-    diverged_at = np.full(B, -1)
-    alive = torch.ones(B, dtype=torch.bool, device=theta.device)
+    nan = torch.tensor(float("nan"), dtype=theta.dtype, device=theta.device)
+    rec = {k: torch.full((epochs + 1, B), float("nan"), dtype=theta.dtype, device=theta.device)
+           for k in ("loss", "grad_norm", "frob")}
+    alive_rec = torch.ones(epochs + 1, B, dtype=torch.bool, device=theta.device)
+    alive = alive_rec[0].clone()
     h_epochs = sorted({*range(0, epochs + 1, hessian_every), epochs}) if hessian_every else []
     h_rec = {k: np.full((B, len(h_epochs)), np.nan) for k in HESSIAN_FIELDS} if h_epochs else {}
 
     log.info("%s: %d models, %d parameters each, %d epochs", desc, B, theta.shape[1], epochs)
+    # No host synchronisation in the loop (records stay on the device) except for Hessian epochs.
     for epoch in tqdm(range(epochs + 1), desc=desc, disable=not progress, leave=False):
         g, value = step(theta)
-        bad = alive & (~torch.isfinite(value) | (value > diverge_above) | ~torch.isfinite(g).all(dim=1))
-        if bool(bad.any()):
-            diverged_at[bad.cpu().numpy()] = epoch
-            alive &= ~bad
-            log.info("%s: %d run(s) diverged at epoch %d", desc, int(bad.sum()), epoch)
-        live = alive.cpu().numpy()
-        rec["loss"][live, epoch] = value[alive].detach().cpu().numpy()
-        rec["grad_norm"][live, epoch] = g[alive].norm(dim=1).detach().cpu().numpy()
-        rec["frob"][live, epoch] = avg_frobenius(loss.net, theta[alive]).detach().cpu().numpy()
+        alive = alive & torch.isfinite(value) & (value <= diverge_above) & torch.isfinite(g).all(dim=1)
+        alive_rec[epoch] = alive
+        rec["loss"][epoch] = torch.where(alive, value, nan)
+        rec["grad_norm"][epoch] = torch.where(alive, g.norm(dim=1), nan)
+        rec["frob"][epoch] = torch.where(alive, avg_frobenius(loss.net, theta), nan)
         if epoch in h_epochs:
             j = h_epochs.index(epoch)
-            for b in np.flatnonzero(live):
+            for b in np.flatnonzero(alive.cpu().numpy()):
                 s = summarize(torch.linalg.eigvalsh(hessian(loss, theta[b])))
                 for k in HESSIAN_FIELDS:
                     h_rec[k][b, j] = getattr(s, k)
         if epoch < epochs:
             theta = torch.where(alive[:, None], theta - lr[:, None] * g, theta)
+    dead = ~alive_rec.cpu().numpy()
+    diverged_at = np.where(dead.any(axis=0), dead.argmax(axis=0), -1)
+    if (diverged_at >= 0).any():
+        log.info("%s: %d of %d runs diverged", desc, int((diverged_at >= 0).sum()), B)
+    rec = {k: v.T.cpu().numpy() for k, v in rec.items()}
     return History(lrs=lr.cpu().numpy(), diverged_at=diverged_at, hessian_epochs=h_epochs, hessian=h_rec, **rec)
 
 
