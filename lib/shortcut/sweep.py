@@ -19,7 +19,7 @@ import os
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from typing import Callable, Iterable, Iterator
 
-from tqdm.auto import tqdm
+from tqdm.std import tqdm
 
 from .records import has_record, write_record
 

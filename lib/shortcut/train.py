@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch.func import grad_and_value, vmap
-from tqdm.auto import tqdm
+from tqdm.std import tqdm
 
 from .hessian import hessian, summarize
 from .loss import Loss

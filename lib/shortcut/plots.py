@@ -1,0 +1,43 @@
+"""The book's plotting conventions: one colour per model everywhere, mean ± std bands, a scale line."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+MODEL_COLORS = {
+    "xavier": "#d62728",
+    "orthogonal": "#ff7f0e",
+    "1-shortcut": "#9467bd",
+    "2-shortcut": "#1f77b4",
+    "3-shortcut": "#2ca02c",
+    "4-shortcut": "#8c564b",
+}
+
+
+def setup() -> None:
+    """Seaborn's paper style, readable sizes."""
+    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.95)
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "figure.autolayout": True})
+
+
+def color(model: str) -> str:
+    return MODEL_COLORS.get(model, "#7f7f7f")
+
+
+def mean_std(ax, agg: Mapping[str, Mapping[str, np.ndarray]], order=None, marker="o", **kwargs) -> None:
+    """Plot ``analysis.aggregate`` output: a line per group with a ±1 std band."""
+    for g in order or agg:
+        if g not in agg:
+            continue
+        a = agg[g]
+        ax.plot(a["x"], a["mean"], marker=marker, color=color(g), label=g, **kwargs)
+        ax.fill_between(a["x"], a["mean"] - a["std"], a["mean"] + a["std"], color=color(g), alpha=0.2, lw=0)
+
+
+def scale_note(fig, text: str) -> None:
+    """The scale a figure was computed at, printed under it."""
+    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8, color="#555555", wrap=True)
