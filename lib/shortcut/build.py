@@ -1,0 +1,549 @@
+"""Build the book: execute every chapter with papermill at one profile, then one jupyter-book build.
+
+    python -m shortcut.build --profile default [--chapters NAME ...] [-p chapter.param=value ...]
+                             [--force] [--strict] [--build-dir DIR] [--results-dir DIR] [--list]
+
+1. Each notebook page of ``_toc.yml`` (a Jupytext MyST ``book/<name>.md``) is converted to
+   ``<build>/<profile>/notebooks/<name>.ipynb`` and executed by papermill (kernel ``python3``, working
+   directory ``book/``, parameters ``profile``, ``results_dir`` and the ``-p`` overrides) into the
+   staging tree ``<build>/<profile>/site-src/`` that mirrors the repository: ``_config.yml``,
+   ``_toc.yml``, ``references.bib``, ``book/*.ipynb`` and every other file under ``book/`` (figures,
+   ``_static``, plain markdown pages). The toc's root page (the intro, which shows the verdicts of
+   the others) runs last.
+2. A chapter runs again only when its source, any file under ``lib/shortcut/``, the profile or its
+   overrides changed (a hash is kept next to the executed notebook); ``--force`` runs them all. The
+   root page runs again whenever any chapter ran, or when the recorded verdicts changed.
+3. One ``jupyter-book build`` of the staging tree (no execution, warnings are errors: ``-W -n
+   --keep-going``), copied to ``<build>/html`` for the default profile, ``<build>/<profile>/html``
+   otherwise.
+
+Exit status: 0 built; 1 a chapter or the site build failed; 2 a bad command line (unknown profile,
+chapter or parameter, malformed override), found before anything runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import book
+
+HASH_SUFFIX = ".sha256"
+HASH_VERSION = "shortcut.build/1"
+ROOT_FILES = ("_config.yml", "_toc.yml", "references.bib")
+SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "_build"}
+_OVERRIDE = re.compile(r"^(?P<chapter>[A-Za-z0-9_\-]+)\.(?P<param>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)$", re.S)
+
+
+class UsageError(Exception):
+    """A bad command line: reported before anything runs, exit status 2."""
+
+
+class ChapterFailed(Exception):
+    """A chapter raised while it ran."""
+
+
+@dataclass
+class Page:
+    page: str  # toc path without suffix, e.g. "book/intro"
+    source: Path
+    kind: str  # "notebook" | "markdown"
+
+    @property
+    def name(self) -> str:
+        return Path(self.page).name
+
+
+@dataclass
+class Plan:
+    root: Path
+    profile: str
+    profile_data: dict
+    build_dir: Path
+    results_dir: Path
+    pages: list[Page]
+    selected: list[str]
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    force: bool = False
+    strict: bool = False
+
+    @property
+    def notebooks(self) -> list[Page]:
+        return [p for p in self.pages if p.kind == "notebook"]
+
+    @property
+    def profile_dir(self) -> Path:
+        return self.build_dir / self.profile
+
+    @property
+    def stage(self) -> Path:
+        return self.profile_dir / "site-src"
+
+    @property
+    def converted(self) -> Path:
+        return self.profile_dir / "notebooks"
+
+    @property
+    def site(self) -> Path:
+        return self.build_dir / "html" if self.profile == "default" else self.profile_dir / "html"
+
+
+# ---------------------------------------------------------------------------------------------------
+# the command line
+# ---------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog="python -m shortcut.build",
+        description="Execute the book's chapters with papermill at one profile, then build the site with jupyter-book.",
+    )
+    ap.add_argument("--profile", default="default", help="a file in book/profiles/ (default: %(default)s)")
+    ap.add_argument("--chapters", nargs="+", metavar="NAME", help="run only these chapters (the intro follows them)")
+    ap.add_argument(
+        "-p", "--param", action="append", default=[], metavar="CHAPTER.PARAM=VALUE",
+        help="override one parameter of one chapter; VALUE is read as YAML (3, 1e-3, [2, 4, 8], cpu)",
+    )
+    ap.add_argument("--force", action="store_true", help="re-run every chapter, even those up to date")
+    ap.add_argument(
+        "--strict", action="store_true",
+        help="also fail when a chapter's notebook is missing or stale, and check the built site's links",
+    )
+    ap.add_argument("--build-dir", type=Path, help="where builds go (default: <root>/_build)")
+    ap.add_argument("--results-dir", type=Path, help="where chapters write results and verdicts (default: <build-dir>/results/<profile>)")
+    ap.add_argument("--no-site", action="store_true", help="execute the chapters but do not build the site")
+    ap.add_argument("--list", action="store_true", help="list the profiles, the chapters and their parameters, and stop")
+    return ap.parse_args(argv)
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    m = _OVERRIDE.match(text)
+    if not m:
+        raise UsageError(f"-p {text!r} is not of the form CHAPTER.PARAM=VALUE (e.g. -p theorems.depths=[1,2,4])")
+    try:
+        value = book.read_value(m["value"])
+    except yaml.YAMLError as err:
+        raise UsageError(f"-p {text!r}: the value is not valid YAML ({err})") from err
+    return m["chapter"], m["param"], value
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    try:
+        root = book.find_root()
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    profiles = book.profile_names(root)
+    if args.profile not in profiles:
+        raise UsageError(f"--profile {args.profile!r} is not a profile; valid profiles: {', '.join(profiles)} (files in {book.profiles_dir(root)})")
+    try:
+        data = book.load_profile(args.profile, root)
+        pages = [Page(p, *book.page_source(p, root)) for p in book.toc_pages(root)]
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    if not pages:
+        raise UsageError(f"{root / '_toc.yml'} lists no pages")
+    names = [p.name for p in pages]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise UsageError(f"_toc.yml lists pages with the same name twice: {', '.join(dup)}")
+    notebooks = [p.name for p in pages if p.kind == "notebook"]
+    missing = [n for n in notebooks if n not in data["chapters"]]
+    if missing:
+        raise UsageError(
+            f"profile {args.profile!r} ({data['path']}) has no section for chapter(s) {', '.join(missing)}; "
+            f"add one to every file in {book.profiles_dir(root)}"
+        )
+    selected = list(dict.fromkeys(args.chapters or notebooks))
+    unknown = [c for c in selected if c not in notebooks]
+    if unknown:
+        raise UsageError(f"unknown chapter(s) {', '.join(unknown)}; the chapters in _toc.yml: {', '.join(notebooks)}")
+
+    overrides: dict[str, dict[str, Any]] = {}
+    for text in args.param:
+        chapter, param, value = parse_override(text)
+        if chapter not in notebooks:
+            raise UsageError(f"-p {text!r}: unknown chapter {chapter!r}; the chapters in _toc.yml: {', '.join(notebooks)}")
+        if param in ("profile", "results_dir"):
+            raise UsageError(f"-p {text!r}: {param} is set for the whole build; use --{param.replace('_', '-')}")
+        valid = list(book.chapter_defaults(data, chapter, root))
+        if param not in valid:
+            raise UsageError(
+                f"-p {text!r}: {param!r} is not a parameter of chapter {chapter!r} in profile {args.profile!r}; "
+                f"valid parameters: {', '.join(valid) or '(none)'}"
+            )
+        overrides.setdefault(chapter, {})[param] = value
+
+    build_dir = (args.build_dir or root / "_build").expanduser().resolve()
+    results_dir = (args.results_dir or build_dir / "results" / args.profile).expanduser().resolve()
+    return Plan(root, args.profile, data, build_dir, results_dir, pages, selected, overrides, args.force, args.strict)
+
+
+def list_book(plan: Plan) -> None:
+    print(f"root: {plan.root}")
+    print(f"profiles: {', '.join(book.profile_names(plan.root))}")
+    print(f"profile {plan.profile!r}: {plan.profile_data['description']}")
+    for page in plan.pages:
+        if page.kind != "notebook":
+            print(f"  {page.name:<16} (markdown page)")
+            continue
+        params = book.chapter_defaults(plan.profile_data, page.name, plan.root)
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "(no parameters of its own)"
+        print(f"  {page.name:<16} {shown}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# staging and hashing
+# ---------------------------------------------------------------------------------------------------
+
+
+def _sha(h: "hashlib._Hash", label: str, data: bytes) -> None:
+    h.update(label.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+
+
+def library_files(root: Path) -> list[Path]:
+    lib = root / "lib" / "shortcut"
+    return sorted(
+        p for p in lib.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+    )
+
+
+def fingerprint(plan: Plan, page: Page, extra: list[Path] = ()) -> str:
+    h = hashlib.sha256()
+    _sha(h, "version", HASH_VERSION.encode())
+    _sha(h, "source", page.source.read_bytes())
+    for p in library_files(plan.root):
+        _sha(h, "lib:" + p.relative_to(plan.root).as_posix(), p.read_bytes())
+    _sha(h, "profile", plan.profile_data["path"].read_bytes())
+    _sha(h, "overrides", json.dumps(plan.overrides.get(page.name, {}), sort_keys=True, default=str).encode())
+    _sha(h, "results_dir", str(plan.results_dir).encode())
+    for p in extra:
+        _sha(h, "extra:" + p.name, p.read_bytes())
+    return h.hexdigest()
+
+
+def executed_path(plan: Plan, page: Page) -> Path:
+    return plan.stage / f"{page.page}.ipynb"
+
+
+def hash_path(plan: Plan, page: Page) -> Path:
+    out = executed_path(plan, page)
+    return out.with_name(out.name + HASH_SUFFIX)
+
+
+def is_current(plan: Plan, page: Page, digest: str) -> bool:
+    hp, out = hash_path(plan, page), executed_path(plan, page)
+    return out.is_file() and hp.is_file() and hp.read_text().strip() == digest
+
+
+def stage_static(plan: Plan) -> None:
+    """Copy the root files and every non-notebook file under book/ into the staging tree, and remove
+    staged files that no longer have a source (executed notebooks of toc chapters are kept)."""
+    stage = plan.stage
+    stage.mkdir(parents=True, exist_ok=True)
+    for name in ROOT_FILES:
+        src = plan.root / name
+        if src.is_file():
+            shutil.copy2(src, stage / name)
+    keep = set()
+    for page in plan.notebooks:
+        out = executed_path(plan, page)
+        keep |= {out, out.with_name(out.name + HASH_SUFFIX)}
+    wanted: dict[Path, Path] = {}
+    src_book = plan.root / "book"
+    notebook_sources = {p.source.resolve() for p in plan.notebooks}
+    for dirpath, dirnames, filenames in os.walk(src_book):
+        rel = Path(dirpath).relative_to(plan.root)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
+        if rel == Path("book"):
+            dirnames[:] = [d for d in dirnames if d != "profiles"]  # read by configure(), not a page
+        for fn in filenames:
+            src = Path(dirpath) / fn
+            if fn.startswith(".") or src.resolve() in notebook_sources or src.suffix in (".pyc",):
+                continue
+            if src.suffix == ".md" and book.page_source(str(src.relative_to(plan.root).with_suffix("")), plan.root)[1] == "notebook":
+                continue  # a notebook not in the toc: only_build_toc_files would skip it anyway
+            wanted[stage / rel / fn] = src
+    staged_book = stage / "book"
+    if staged_book.is_dir():
+        for p in sorted(staged_book.rglob("*"), reverse=True):
+            if p.is_file() and p not in keep and p not in wanted:
+                p.unlink()
+            elif p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+    for dst, src in wanted.items():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if not dst.exists() or dst.stat().st_mtime_ns != src.stat().st_mtime_ns or dst.stat().st_size != src.stat().st_size:
+            shutil.copy2(src, dst)
+
+
+def write_stage_toc(plan: Plan, leave_out: set[str]) -> None:
+    """The staged _toc.yml: the source's, less the pages in ``leave_out`` (chapters never executed)."""
+    with open(plan.root / "_toc.yml", encoding="utf-8") as fh:
+        toc = yaml.safe_load(fh)
+
+    def prune(entries: list) -> list:
+        out = []
+        for entry in entries or []:
+            if isinstance(entry, dict):
+                f = entry.get("file")
+                if f is not None and os.path.splitext(str(f))[0] in leave_out:
+                    continue
+                entry = dict(entry)
+                for key in ("parts", "chapters", "sections"):
+                    if key in entry:
+                        entry[key] = prune(entry[key])
+                        if not entry[key]:
+                            del entry[key]
+            out.append(entry)
+        return out
+
+    for key in ("parts", "chapters", "sections"):
+        if key in toc:
+            toc[key] = prune(toc[key])
+    with open(plan.stage / "_toc.yml", "w", encoding="utf-8") as fh:
+        fh.write("# Written by shortcut.build from the repository's _toc.yml.\n")
+        yaml.safe_dump(toc, fh, sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# execution
+# ---------------------------------------------------------------------------------------------------
+
+
+def convert(plan: Plan, page: Page) -> Path:
+    """Jupytext .md -> .ipynb under <build>/<profile>/notebooks/ (the source tree is left alone)."""
+    import jupytext
+    import nbformat
+
+    dst = plan.converted / f"{page.page}.ipynb"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if page.source.suffix == ".ipynb":
+        shutil.copy2(page.source, dst)
+        return dst
+    nb = jupytext.read(page.source)
+    nb.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python", "name": "python3"})
+    nbformat.write(nb, dst)
+    return dst
+
+
+def _papermill_logging() -> None:
+    logger = logging.getLogger("papermill")
+    if not any(getattr(h, "_shortcut", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("    %(message)s"))
+        handler._shortcut = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def execute(plan: Plan, page: Page) -> float:
+    """Run one chapter; returns its wall time. Raises ChapterFailed with papermill's message."""
+    import nbformat
+    import papermill as pm
+
+    src = convert(plan, page)
+    out = executed_path(plan, page)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    hash_path(plan, page).unlink(missing_ok=True)
+    params = {"profile": plan.profile, "results_dir": str(plan.results_dir), **plan.overrides.get(page.name, {})}
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    print(f"==> {page.name}: executing {page.source.relative_to(plan.root)} ({shown})", flush=True)
+    _papermill_logging()
+    t0 = time.time()
+    try:
+        pm.execute_notebook(
+            str(src), str(out), parameters=params, kernel_name="python3", cwd=str(page.source.parent),
+            log_output=True, progress_bar=sys.stderr.isatty(), request_save_on_cell_execute=True,
+        )
+    except pm.PapermillExecutionError as err:
+        tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(err.traceback or []))
+        raise ChapterFailed(f"chapter {page.name!r} failed (cell [{err.exec_count}]): {err.ename}: {err.evalue}\n"
+                            f"{tb}\n"
+                            f"  the executed notebook, with the error and its traceback: {out}") from err
+    except Exception as err:  # kernel died, timeout, missing kernel ...
+        raise ChapterFailed(f"chapter {page.name!r} failed: {type(err).__name__}: {err}\n"
+                            f"  the (partly) executed notebook: {out}") from err
+    # Hide papermill's injected-parameters cell on the page: the chapter's parameter table shows the
+    # resolved values, with where each came from.
+    nb = nbformat.read(out, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, out)
+    return time.time() - t0
+
+
+def verdict_files(plan: Plan) -> list[Path]:
+    folder = plan.results_dir / "verdicts"
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def run_chapters(plan: Plan) -> tuple[list[str], list[str]]:
+    """Execute what needs executing; returns (executed, left out of the site)."""
+    os.environ.setdefault("TQDM_MININTERVAL", "20")  # progress bars in the kernels: a line every 20 s, not a page of them
+    os.environ[book.ROOT_ENV] = str(plan.root)  # the kernels find the book even from a foreign cwd
+    os.environ[book.STAGE_ENV] = str(plan.stage)  # the intro links only the chapters in the site
+    plan.results_dir.mkdir(parents=True, exist_ok=True)
+    notebooks = plan.notebooks
+    root_page = plan.pages[0] if plan.pages[0].kind == "notebook" else None
+    order = [p for p in notebooks if p is not root_page] + ([root_page] if root_page else [])
+    executed: list[str] = []
+    stale: list[str] = []
+    for page in order:
+        is_root = page is root_page
+        extra = verdict_files(plan) if is_root else []
+        digest = fingerprint(plan, page, extra)
+        current = is_current(plan, page, digest)
+        wanted = page.name in plan.selected or (is_root and bool(executed))
+        if is_root and not current:
+            wanted = True  # the status page always reflects the verdicts there are
+        if not wanted:
+            if not executed_path(plan, page).is_file():
+                stale.append(page.name)
+                print(f"==> {page.name}: never executed at profile {plan.profile!r}; left out of the site")
+            elif not current:
+                stale.append(page.name)
+                print(f"==> {page.name}: NOT re-executed although its sources changed (not in --chapters)")
+            continue
+        if current and not plan.force and not (is_root and executed):
+            print(f"==> {page.name}: up to date ({executed_path(plan, page).relative_to(plan.build_dir)})")
+            continue
+        seconds = execute(plan, page)
+        if is_root:  # verdicts may have been written while it ran; hash what it saw
+            digest = fingerprint(plan, page, verdict_files(plan))
+        hash_path(plan, page).write_text(digest + "\n")
+        executed.append(page.name)
+        print(f"==> {page.name}: done in {seconds:.1f} s -> {executed_path(plan, page)}", flush=True)
+    missing = [p.name for p in notebooks if not executed_path(plan, p).is_file()]
+    if plan.strict and (stale or missing):
+        raise ChapterFailed(
+            f"--strict: chapter(s) {', '.join(sorted(set(stale) | set(missing)))} are missing or stale at profile "
+            f"{plan.profile!r}; build without --chapters (or with --force)"
+        )
+    return executed, missing
+
+
+# ---------------------------------------------------------------------------------------------------
+# the site
+# ---------------------------------------------------------------------------------------------------
+
+
+def jupyter_book_command() -> list[str]:
+    exe = Path(sys.executable).with_name("jupyter-book")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "jupyter_book.cli.main"]
+
+
+def build_site(plan: Plan, left_out: list[str]) -> Path:
+    write_stage_toc(plan, {p.page for p in plan.notebooks if p.name in left_out})
+    out = plan.stage / "_build"
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [*jupyter_book_command(), "build", str(plan.stage), "--builder", "html", "-W", "-n", "--keep-going", "--all"]
+    print("==> site: " + " ".join(cmd), flush=True)
+    problems: list[str] = []
+    with subprocess.Popen(cmd, cwd=plan.stage, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          bufsize=1) as proc:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            plain = _ANSI.sub("", line).strip()
+            if re.search(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b", plain):
+                problems.append(plain)
+        proc.wait()
+    html = out / "html"
+    if proc.returncode != 0 or not (html / "index.html").is_file():
+        where = "\n".join("  " + locate_problem(plan, p) for p in problems)
+        raise ChapterFailed(
+            f"jupyter-book build failed (exit {proc.returncode}); warnings are errors:\n{where}\n"
+            f"  the staged sources are in {plan.stage}"
+        )
+    site = plan.site
+    if site.exists():
+        shutil.rmtree(site)
+    shutil.copytree(html, site)
+    return site
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_LOCATION = re.compile(r"^(?P<path>\S+?\.ipynb):(?P<line>\d+): (?P<rest>.*)$")
+
+
+def locate_problem(plan: Plan, message: str) -> str:
+    """Sphinx reports a notebook's line as (cell + 1) * 10000 + line; say which cell of which source."""
+    m = _LOCATION.match(message)
+    if not m:
+        return message
+    path, n = Path(m["path"]), int(m["line"])
+    cell, line = n // 10000 - 1, n % 10000
+    try:
+        rel = path.resolve().relative_to(plan.stage.resolve()).with_suffix("")
+        source = next(p.source for p in plan.pages if Path(p.page) == rel)
+        import nbformat
+
+        nb = nbformat.read(path, as_version=4)
+        first = nb.cells[cell].source.strip().splitlines()[0][:60] if 0 <= cell < len(nb.cells) else ""
+        src = source.relative_to(plan.root)
+    except (ValueError, StopIteration, OSError, IndexError):
+        return message
+    return f"{src}, {nb.cells[cell].cell_type} cell {cell + 1} (starting {first!r}), line {line}: {m['rest']}"
+
+
+def check_site(plan: Plan, site: Path) -> None:
+    script = plan.root / "scripts" / "check_site.py"
+    if not script.is_file():
+        print(f"==> check: {script} not found; skipped")
+        return
+    proc = subprocess.run([sys.executable, str(script), str(site)])
+    if proc.returncode != 0:
+        raise ChapterFailed(f"the site check found problems in {site} (see above)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        plan = make_plan(args)
+    except UsageError as err:
+        print(f"shortcut.build: error: {err}", file=sys.stderr)
+        return 2
+    if args.list:
+        list_book(plan)
+        return 0
+    t0 = time.time()
+    print(f"==> profile {plan.profile!r}: {plan.profile_data['description']}")
+    print(f"==> results: {plan.results_dir}")
+    try:
+        stage_static(plan)
+        executed, left_out = run_chapters(plan)
+        if args.no_site:
+            print(f"==> executed: {', '.join(executed) or 'nothing'}; site not built (--no-site)")
+            return 0
+        site = build_site(plan, left_out)
+        if plan.strict:
+            check_site(plan, site)
+    except ChapterFailed as err:
+        print(f"shortcut.build: error: {err}", file=sys.stderr)
+        return 1
+    print(f"==> executed: {', '.join(executed) or 'nothing (all up to date)'}; {time.time() - t0:.0f} s in all")
+    if left_out:
+        print(f"==> left out of the site (never executed at this profile): {', '.join(left_out)}")
+    print(f"==> the site: {site / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
