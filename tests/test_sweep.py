@@ -52,7 +52,7 @@ def test_record_round_trip_with_nan(tmp_path):
     assert json.loads(path.read_text())["schema"] == 1          # plain, standard JSON
     assert [r.key for r in load_records(tmp_path, model="2-shortcut")] == [key]
     assert load_records(tmp_path, model="xavier") == []
-    assert not list(tmp_path.glob(".tmp-*"))
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_damaged_record_is_named(tmp_path):

@@ -72,20 +72,13 @@ class Record:
     path: Path
 
 
-def write_record(root: str | os.PathLike, key: dict, data: dict, meta: dict | None = None) -> Path:
-    """Write the record of run ``key`` atomically; returns its path."""
-    path = record_path(root, key)
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half of one."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {
-        "schema": SCHEMA,
-        "key": _encode(key),
-        "data": _encode(data),
-        "meta": {"library": __version__, "written": _dt.datetime.now(_dt.timezone.utc).isoformat(), **_encode(meta or {})},
-    }
-    text = json.dumps(doc, allow_nan=False, indent=1)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -93,6 +86,18 @@ def write_record(root: str | os.PathLike, key: dict, data: dict, meta: dict | No
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_record(root: str | os.PathLike, key: dict, data: dict, meta: dict | None = None) -> Path:
+    """Write the record of run ``key`` atomically; returns its path."""
+    path = record_path(root, key)
+    doc = {
+        "schema": SCHEMA,
+        "key": _encode(key),
+        "data": _encode(data),
+        "meta": {"library": __version__, "written": _dt.datetime.now(_dt.timezone.utc).isoformat(), **_encode(meta or {})},
+    }
+    write_text_atomic(path, json.dumps(doc, allow_nan=False, indent=1))
     return path
 
 
