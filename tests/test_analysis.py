@@ -52,3 +52,8 @@ def test_trends_and_verdicts():
     with pytest.raises(ValueError):
         verdict_from({})
     assert describe_checks({"x": True, "y": False}) == "✓ x; ✗ y"
+
+
+def test_best_final_ties_go_to_the_largest_rate():
+    assert best_final({0.1: 0.5, 0.3: 0.5 * (1 + 1e-12), 1.0: 0.6}, rtol=1e-9) == (0.3, 0.5 * (1 + 1e-12))
+    assert best_final({0.1: 0.5, 0.3: 0.5 * (1 + 1e-6)}, rtol=1e-9) == (0.1, 0.5)

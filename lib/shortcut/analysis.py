@@ -59,12 +59,17 @@ def on_loss_grid(loss: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.n
     return out
 
 
-def best_final(losses: Mapping[float, float]) -> tuple[float, float]:
-    """(best rate, its final loss) over a grid ``{lr: final loss}``, among the runs that finished."""
+def best_final(losses: Mapping[float, float], rtol: float = 0.0) -> tuple[float, float]:
+    """(best rate, its final loss) over a grid ``{lr: final loss}``, among the runs that finished.
+
+    Rates whose losses are within a relative ``rtol`` of the best reached the same loss (round-off):
+    the largest of them is taken.
+    """
     finite = {lr: v for lr, v in losses.items() if np.isfinite(v)}
     if not finite:
         return float("nan"), float("nan")
-    lr = min(finite, key=finite.get)
+    best = min(finite.values())
+    lr = max(lr for lr, v in finite.items() if v <= best + rtol * abs(best))
     return lr, finite[lr]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 _ALLOWED = ("auto", "cpu", "cuda", "cuda:N", "mps")
@@ -25,3 +27,15 @@ def pick_device(device: str | torch.device | None = "auto") -> torch.device:
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device={device!r} was asked for but MPS is not available on this machine; use 'auto' or 'cpu'")
     return dev
+
+
+def cpu_single_thread(device: str | torch.device) -> None:
+    """On the CPU, one intra-op thread for this process and for the processes it spawns later.
+
+    The paper's networks are 10 × 10 matrices: too small for several threads to help, and on a
+    2-core machine one thread per process ran several times faster than two under load, so sweeps
+    run jobs side by side (process executor) instead.
+    """
+    if torch.device(device).type == "cpu":
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
