@@ -70,3 +70,26 @@ def test_spectrum_of_a_quadratic():
     s = spectrum(lambda t: 0.5 * t @ M @ t, torch.zeros(2, dtype=f64))
     assert s.max_abs == pytest.approx(torch.linalg.eigvalsh(M).max().item())
     assert torch.allclose(eigenvalues(M), torch.linalg.eigvalsh(M))
+
+
+@pytest.mark.parametrize("net", [Net(d=3, n=1, L=1), Net(d=3, n=1, L=4), Net(d=3, n=2, L=3), Net(d=3, n=3, L=2),
+                                 Net(d=3, n=1, L=4, shortcut=False), Net(d=3, n=2, L=3, shortcut=False)],
+                         ids=lambda n: n.label)
+@pytest.mark.parametrize("point", ["zero", "random"])
+def test_structured_linear_hessian_equals_the_hvp_route(net, point):
+    X, Y = problem(net)
+    loss = make_loss(net, X, Y)
+    theta = torch.zeros(net.num_params, dtype=f64) if point == "zero" else initialize(net, "orthogonal", seed=2)
+    H = hessian(loss, theta, method="structured")
+    ref = hessian(loss, theta, method="hvp")
+    assert torch.allclose(H, ref, atol=1e-12 * max(1.0, ref.abs().max().item()))
+    assert torch.equal(hessian(loss, theta), H)  # 'auto' takes the structured route for linear nets
+
+
+def test_structured_route_needs_a_linear_moment_loss():
+    net = Net(d=3, n=2, L=1, mid="tanh")
+    X, Y = problem(net)
+    with pytest.raises(ValueError, match="second-moment loss"):
+        hessian(make_loss(net, X, Y), torch.zeros(net.num_params, dtype=f64), method="structured")
+    with pytest.raises(ValueError, match="unknown method 'qr'"):
+        hessian(make_loss(net, X, Y), torch.zeros(net.num_params, dtype=f64), method="qr")

@@ -1,9 +1,10 @@
 """Exact Hessians of the training loss and the spectrum summaries the paper plots.
 
-The Hessian is built column by column as forward-over-reverse Hessian-vector products
-(``jvp`` of ``grad``), all columns at once with ``vmap`` (in chunks that bound memory). With the
-second-moment loss of linear nets (``shortcut.loss``) this costs far less than the eigendecomposition
-that follows it, which is the floor (P³) of any exact spectrum.
+Two exact routes. For the second-moment loss of a *linear* network (``shortcut.loss``) the Hessian
+is assembled in closed form from Kronecker-structured blocks (``shortcut.linear_hessian``), far
+cheaper than the eigendecomposition that follows it, which is the floor (P³) of any exact spectrum.
+Otherwise it is built column by column as forward-over-reverse Hessian-vector products (``jvp`` of
+``grad``), all columns at once with ``vmap`` (in chunks that bound memory).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from typing import Callable
 import torch
 from torch.func import grad, jvp, vmap
 
+from .linear_hessian import linear_hessian
+from .loss import Loss
+
 LossFn = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -22,15 +26,24 @@ def hvp(loss: LossFn, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return jvp(grad(loss), (theta,), (v,))[1]
 
 
-def hessian(loss: LossFn, theta: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+def hessian(loss: LossFn, theta: torch.Tensor, chunk_size: int | None = None, method: str = "auto") -> torch.Tensor:
     """The exact P × P Hessian of ``loss`` at ``theta`` (symmetrised; same dtype/device as ``theta``).
 
-    Use float64 ``theta`` for spectra: condition numbers in the thousands lose digits in float32.
-    ``chunk_size`` bounds how many Hessian-vector products run at once (default: the loss's
-    ``hvp_chunk`` hint, or all of them).
+    ``method``: ``'auto'`` (the closed form for a linear net's second-moment loss, else ``'hvp'``),
+    ``'structured'`` or ``'hvp'``. Use float64 ``theta`` for spectra: condition numbers in the
+    thousands lose digits in float32. ``chunk_size`` bounds how many Hessian-vector products run at
+    once (default: the loss's ``hvp_chunk`` hint, or all of them).
     """
     if theta.ndim != 1:
         raise ValueError(f"theta must be a flat vector, got shape {tuple(theta.shape)}")
+    if method not in ("auto", "structured", "hvp"):
+        raise ValueError(f"unknown method {method!r}; allowed: auto, structured, hvp")
+    structured = isinstance(loss, Loss) and loss.use_moments
+    if method == "structured" and not structured:
+        raise ValueError("method='structured' needs the second-moment loss of a linear network (shortcut.loss.make_loss)")
+    if structured and method != "hvp":
+        H = linear_hessian(loss.net, theta, loss.Sxx, loss.Sxy)
+        return 0.5 * (H + H.T)
     if chunk_size is None:
         chunk_size = getattr(loss, "hvp_chunk", None)
     eye = torch.eye(theta.numel(), dtype=theta.dtype, device=theta.device)
