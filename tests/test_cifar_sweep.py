@@ -20,14 +20,7 @@ JOBS = [{**TINY, "n": n, "depth": depth, "seed": seed, "epochs": 1}
         for n, depth, seed in ((2, 8, 0), (1, 8, 0), (2, 8, 1))]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: tiny convs gain nothing from two, and two threads slow down badly when another
-    process holds a core (this is a shared 2-core machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _same(a: dict, b: dict, rel: float = 1e-4) -> None:

@@ -28,14 +28,7 @@ from shortcut.preresnet import PreResNet, Unit, avg_frobenius, count_params, uni
 TINY = {"dataset": "standin", "n": 2, "depth": 8, "seed": 0, "width": 0.25, "n_train": 40, "n_test": 20}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: tiny convs gain nothing from two, and two threads slow down badly when another
-    process holds a core (this is a shared 2-core machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---------------------------------------------------------------------------------------------- the net

@@ -44,7 +44,6 @@ import functools
 import logging
 import math
 import os
-import tempfile
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -58,7 +57,7 @@ import torch.nn.functional as F
 from .data import DataError, balanced_indices, load_cifar10, load_mnist
 from .device import pick_device
 from .preresnet import PreResNet, avg_frobenius, count_params
-from .records import record_path
+from .records import atomic_write, record_path
 
 log = logging.getLogger(__name__)
 
@@ -307,17 +306,8 @@ def lr_at(epoch: int, lr: float, milestones: Iterable[int]) -> float:
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as fh:
+        torch.save(obj, fh)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
