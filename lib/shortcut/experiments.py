@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import re
 
-import torch
 
 from .data import problem
 from .device import pick_device
@@ -77,6 +76,3 @@ def gd_job(job: dict, device: str = "auto", progress: bool = False) -> dict:
     return {"runs": [hist.run(b) for b in range(len(lrs))], "optimum": prob.optimum, "num_params": net.num_params,
             "data": prob.source}
 
-
-def to_device_name(device: torch.device | str | None) -> str:
-    return str(pick_device(device))
