@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import re
 
-
 from .data import problem
 from .device import pick_device
 from .hessian import spectrum
