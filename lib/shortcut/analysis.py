@@ -80,13 +80,25 @@ def spread(values: Iterable[float]) -> float:
     return float(v.max() / v.min()) if v.size and v.min() > 0 else float("nan")
 
 
-def growth(xs: Iterable[float], ys: Iterable[float]) -> float:
-    """Slope of log y against log x (least squares): 0 flat, > 0 growing."""
+def loglog_fit(xs: Iterable[float], ys: Iterable[float]) -> dict[str, float]:
+    """Least squares ``log y = slope·log x + intercept`` over the finite points; slope, intercept, r2.
+
+    All three are NaN when fewer than two points are finite.
+    """
     x, y = np.log(np.asarray(list(xs), float)), np.log(np.asarray(list(ys), float))
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(x[ok], y[ok], 1)[0])
+        return {"slope": float("nan"), "intercept": float("nan"), "r2": float("nan")}
+    x, y = x[ok], y[ok]
+    slope, intercept = np.polyfit(x, y, 1)
+    ss = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float(((y - slope * x - intercept) ** 2).sum()) / ss if ss > 0 else 1.0
+    return {"slope": float(slope), "intercept": float(intercept), "r2": r2}
+
+
+def growth(xs: Iterable[float], ys: Iterable[float]) -> float:
+    """Slope of log y against log x (least squares): 0 flat, > 0 growing."""
+    return loglog_fit(xs, ys)["slope"]
 
 
 def verdict_from(checks: Mapping[str, bool]) -> str:

@@ -64,6 +64,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .analysis import loglog_fit
+from .data import one_hot as data_one_hot
 from .models import theorem1_forward
 
 __all__ = [
@@ -144,10 +146,7 @@ def _closest_pair(P: np.ndarray) -> tuple[float, int, int]:
 
 def one_hot(labels, d: int) -> np.ndarray:
     """The targets ``Y`` (d, m): column i is ``e_{labels[i]}``."""
-    lab = _check_labels(labels, d, None)
-    Y = np.zeros((d, lab.size))
-    Y[lab, np.arange(lab.size)] = 1.0
-    return Y
+    return data_one_hot(_check_labels(labels, d, None), d).T
 
 
 def _check_labels(labels, d: int, m: int | None) -> np.ndarray:
@@ -674,8 +673,4 @@ def fit_slope(L, products) -> dict:
         raise ValueError(f"L and products must be 1-D of the same length >= 2, got {x.shape}, {y.shape}")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ValueError("L and products must be positive and finite")
-    slope, intercept = np.polyfit(x, y, 1)
-    resid = y - (slope * x + intercept)
-    ss = float(((y - y.mean()) ** 2).sum())
-    r2 = 1.0 - float((resid ** 2).sum()) / ss if ss > 0 else 1.0
-    return dict(slope=float(slope), intercept=float(intercept), r2=r2)
+    return loglog_fit(L, products)
