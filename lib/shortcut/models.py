@@ -105,6 +105,16 @@ def weights(net: Net, theta: torch.Tensor) -> torch.Tensor:
     return theta.reshape(*theta.shape[:-1], net.L, net.n, d, d).transpose(-1, -2)
 
 
+def _units(net: Net, theta: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+    """The weight matrices of one network (``theta`` of shape (P,)), unit by unit: [(W_l1, …, W_ln)].
+
+    ``unbind`` rather than indexing ``W[l, j]``: the backward of an index writes into a zero tensor of
+    the full parameter size, once per matrix, which made every gradient cost O(depth²); the backward
+    of ``unbind`` is one ``stack``.
+    """
+    return [unit.unbind(0) for unit in weights(net, theta).unbind(0)]
+
+
 def flatten(W: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`weights`: (..., L, n, d, d) → (..., P) in the paper's parameter order."""
     return W.transpose(-1, -2).reshape(*W.shape[:-4], -1)
@@ -112,13 +122,12 @@ def flatten(W: torch.Tensor) -> torch.Tensor:
 
 def forward(net: Net, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     """The network's output ``f(X)`` for inputs ``X`` (d × m, samples as columns)."""
-    W = weights(net, theta)
     pre, mid, post = activation(net.pre), activation(net.mid), activation(net.post)
     h = X
-    for l in range(net.L):
-        z = W[l, 0] @ pre(h)
-        for j in range(1, net.n):
-            z = W[l, j] @ mid(z)
+    for unit in _units(net, theta):
+        z = unit[0] @ pre(h)
+        for Wj in unit[1:]:
+            z = Wj @ mid(z)
         z = post(z)
         h = h + z if net.shortcut else z
     return h
@@ -128,14 +137,13 @@ def end_to_end(net: Net, theta: torch.Tensor) -> torch.Tensor:
     """The matrix ``A`` with ``f(x) = A x`` of a *linear* network (a product of d × d matrices)."""
     if not net.linear:
         raise ValueError(f"end_to_end needs a linear network; {net.label} has activations")
-    W = weights(net, theta)
     eye = torch.eye(net.d, dtype=theta.dtype, device=theta.device)
     A = eye
-    for l in range(net.L):
-        unit = W[l, 0]
-        for j in range(1, net.n):
-            unit = W[l, j] @ unit
-        A = (eye + unit if net.shortcut else unit) @ A
+    for unit in _units(net, theta):
+        M = unit[0]
+        for Wj in unit[1:]:
+            M = Wj @ M
+        A = (eye + M if net.shortcut else M) @ A
     return A
 
 
