@@ -9,7 +9,11 @@ Table 1 (linear 2-shortcut and plain nets on whitened MNIST digits, float64): ou
 samples), and against ``torch.linalg.eigvalsh`` alone on the result — the floor of any exact spectrum.
 Table 2: epochs per second of a 32-rate learning-rate grid trained at once with ``vmap`` against the
 same 32 models trained one at a time by the same function (``train_gd`` with one rate per call,
-so both produce the same records). Best of ``--repeat`` timings; every ratio is from this run.
+so both produce the same records). Table 3: one vmapped gradient of B deep linear 2-shortcut nets (a 21-rate
+grid, or ten seeds of it), our ``end_to_end`` (the weights unbound once) against the same product written with
+per-matrix indexing ``W[l, j]``, whose backward writes every matrix's gradient into a zero tensor of
+the full parameter size (O(depth²) per gradient). Best of ``--repeat`` timings; every ratio is from
+this run.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from shortcut.experiments import build
 from shortcut.hessian import hessian, summarize
 from shortcut.init import initialize
 from shortcut.loss import make_loss
+from shortcut.models import end_to_end, weights
 from shortcut.train import log_grid, train_gd
 
 
@@ -95,6 +100,43 @@ def training_table(prob, depth, epochs, repeat, device):
         print(f"{label:<20}{epochs / t_vmap:18.1f}{epochs / t_loop:15.1f}{t_loop / t_vmap:9.1f}x")
 
 
+def end_to_end_indexed(net, theta):
+    """``models.end_to_end`` written the obvious way, indexing one matrix at a time (the baseline)."""
+    W = weights(net, theta)
+    eye = torch.eye(net.d, dtype=theta.dtype, device=theta.device)
+    A = eye
+    for l in range(net.L):
+        M = W[l, 0]
+        for j in range(1, net.n):
+            M = W[l, j] @ M
+        A = (eye + M if net.shortcut else M) @ A
+    return A
+
+
+def gradient_table(prob, depths, repeat, device, batches=(21, 210)):
+    print(f"\nTable 3 - one vmapped gradient of B linear 2-shortcut nets (seconds, best of {repeat})")
+    head = f"{'D':>5}{'B':>5}{'indexing W[l, j]':>18}{'ours (unbind)':>15}{'speed-up':>10}"
+    print(head)
+    print("-" * len(head))
+    Sxx, Sxy = prob.X @ prob.X.T / prob.m, prob.X @ prob.Y.T / prob.m
+    for depth in depths:
+        net, scheme = build("2-shortcut", depth, d=prob.X.shape[0])
+        for B in batches:  # 21: one seed's rate grid; 210: ten seeds' (what one vmap could hold)
+            theta = torch.stack([initialize(net, scheme, seed=s, device=device) for s in range(B)])
+            times, grads = [], []
+            for product in (end_to_end_indexed, end_to_end):
+                def loss(th, product=product):  # the second-moment loss of models.Loss, less the constant
+                    A = product(net, th)
+                    return 0.5 * (A @ Sxx * A).sum() - (A * Sxy.T).sum()
+
+                g = torch.func.vmap(torch.func.grad(loss))
+                t, out = best_time(lambda: g(theta), repeat, device)
+                times.append(t)
+                grads.append(out)
+            assert torch.allclose(*grads, rtol=1e-10, atol=1e-14), "the two products disagree"
+            print(f"{depth:>5}{B:>5}{times[0]:18.4f}{times[1]:15.4f}{times[0] / times[1]:9.1f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--depths", type=int, nargs="+", default=[8, 16, 32])
@@ -105,6 +147,7 @@ def main() -> None:
                     help="skip torch.autograd.functional.hessian above this depth (it is the slow one)")
     ap.add_argument("--train-depth", type=int, default=16)
     ap.add_argument("--train-epochs", type=int, default=50)
+    ap.add_argument("--grad-depths", type=int, nargs="+", default=[16, 32, 96])
     args = ap.parse_args()
     device = pick_device(args.device)
     torch.set_default_dtype(torch.float64)
@@ -115,6 +158,7 @@ def main() -> None:
     print(f"data: {prob.source}; m = {prob.m} samples, d = {prob.X.shape[0]}")
     hessian_table(prob, args.depths, args.repeat, device, args.baseline_max_depth)
     training_table(prob, args.train_depth, args.train_epochs, args.repeat, device)
+    gradient_table(prob, args.grad_depths, args.repeat, device)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ ROOT_MARKER = "_toc.yml"
 ROOT_ENV = "SHORTCUT_BOOK_ROOT"
 STAGE_ENV = "SHORTCUT_BOOK_STAGE"  # set by shortcut.build: the staging tree the site is built from
 PROFILES_SUBDIR = Path("book") / "profiles"
+KEPT_FIGURES = Path("book") / "figures"  # figures of long runs kept in the repository (shortcut.kept)
 RESERVED_PROFILE_KEYS = ("description", "common")
 
 # Names an IPython namespace holds that are not parameters.

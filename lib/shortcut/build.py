@@ -10,8 +10,8 @@
    ``_toc.yml``, ``references.bib``, ``book/*.ipynb`` and every other file under ``book/`` (figures,
    ``_static``, plain markdown pages). The toc's root page (the intro, which shows the verdicts of
    the others) runs last.
-2. A chapter runs again only when its source, any file under ``lib/shortcut/``, the profile or its
-   overrides changed (a hash is kept next to the executed notebook); ``--force`` runs them all. The
+2. A chapter runs again only when its source, any file under ``lib/shortcut/``, its kept figures
+   (``book/figures/<chapter>/``), the profile or its overrides changed (a hash is kept next to the executed notebook); ``--force`` runs them all. The
    root page runs again whenever any chapter ran, or when the recorded verdicts changed.
 3. One ``jupyter-book build`` of the staging tree (no execution, warnings are errors: ``-W -n
    --keep-going``), copied to ``<build>/html`` for the default profile, ``<build>/<profile>/html``
@@ -221,12 +221,20 @@ def library_files(root: Path) -> list[Path]:
     )
 
 
+def kept_files(root: Path, chapter: str) -> list[Path]:
+    """The figures kept for ``chapter`` (``book/figures/<chapter>/``, see ``shortcut.kept``): its page reads them."""
+    folder = root / book.KEPT_FIGURES / chapter
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+
+
 def fingerprint(plan: Plan, page: Page, extra: list[Path] = ()) -> str:
     h = hashlib.sha256()
     _sha(h, "version", HASH_VERSION.encode())
     _sha(h, "source", page.source.read_bytes())
     for p in library_files(plan.root):
         _sha(h, "lib:" + p.relative_to(plan.root).as_posix(), p.read_bytes())
+    for p in kept_files(plan.root, page.name):
+        _sha(h, "kept:" + p.relative_to(plan.root).as_posix(), p.read_bytes())
     _sha(h, "profile", plan.profile_data["path"].read_bytes())
     _sha(h, "overrides", json.dumps(plan.overrides.get(page.name, {}), sort_keys=True, default=str).encode())
     _sha(h, "results_dir", str(plan.results_dir).encode())

@@ -1,0 +1,184 @@
+"""Figures kept in the repository: the result of a long run shown on pages built at other profiles.
+
+A run at the paper's scale takes hours, so the book's default build cannot redo it; instead the page
+shows the figure that run produced, with when, where and at which parameters it was computed:
+
+1. the chapter saves the figure with :func:`save_figure` — ``<results_dir>/figures/<chapter>/<name>.png``
+   (stamped with the profile, the date and the machine) and ``<name>.json`` beside it (those, the
+   parameters that differ from the profile, and the figure's verdict);
+2. ``python -m shortcut.kept --profile paper mnist/fig7`` (``make keep``) copies both into the
+   repository as ``book/figures/<chapter>/<name>-<profile>.{png,json}``;
+3. the page shows the image with a MyST ``{figure}`` directive and the facts with :func:`load_kept`.
+   A chapter's build hash covers ``book/figures/<chapter>/``, so keeping a new figure re-runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import html
+import json
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from .book import _VERDICT_COLOURS, KEPT_FIGURES as FIGURES, Verdict, _fmt, find_root
+from .records import atomic_write, write_text_atomic
+
+_SKIP = ("profile", "results_dir")  # always passed by the build; not a change of scale
+
+
+def machine(device: str | torch.device = "cpu") -> str:
+    """The machine in words: the GPU's name for a CUDA device, else the CPU's model and core count."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = platform.processor() or platform.machine()
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as fh:
+                name = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+        except (OSError, StopIteration):
+            pass
+        name = f"{os.cpu_count()}-core CPU ({name})"
+    return f"{name}, {platform.system()}, torch {torch.__version__}"
+
+
+def changed_parameters(P: Any) -> dict[str, Any]:
+    """The parameters of ``P`` (a ``shortcut.book.Params``) set on the command line or by hand, not
+    taken from the profile."""
+    return {k: v for k, v in P.as_dict().items() if P.sources.get(k) == "given" and k not in _SKIP}
+
+
+def save_figure(P: Any, fig, name: str, verdict: Mapping | None = None) -> Path:
+    """Save ``fig`` as ``<P.results_dir>/figures/<P.chapter>/<name>.png`` with a stamp line (profile,
+    date, machine) and the facts as ``<name>.json`` beside it; both written atomically. Returns the PNG."""
+    folder = Path(P.results_dir) / "figures" / P.chapter
+    when = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    meta = {
+        "chapter": P.chapter,
+        "figure": name,
+        "profile": P.profile,
+        "computed": when.isoformat(),
+        "machine": machine(P.as_dict().get("device", "cpu")),
+        "changed_parameters": {k: _fmt(v) for k, v in changed_parameters(P).items()},
+        "parameters": {k: _fmt(v) for k, v in P.as_dict().items() if k not in _SKIP},
+        "verdict": dict(verdict) if verdict is not None else None,
+    }
+    stamp = fig.text(0.99, 1.0, f"profile {P.profile} · {when:%Y-%m-%d %H:%M} UTC · {meta['machine']}",
+                     ha="right", va="bottom", fontsize=7, color="#555555")
+    png = folder / f"{name}.png"
+    try:
+        with atomic_write(png, "wb") as fh:
+            fig.savefig(fh, format="png", bbox_inches="tight")
+    finally:
+        stamp.remove()
+    write_text_atomic(png.with_suffix(".json"), json.dumps(meta, indent=2, default=str) + "\n")
+    return png
+
+
+def keep(results_dir: str | os.PathLike, chapter: str, name: str, profile: str, root: Path | None = None) -> Path:
+    """Copy a saved figure (PNG and JSON) into ``book/figures/<chapter>/<name>-<profile>.*``."""
+    root = root or find_root()
+    src = Path(results_dir) / "figures" / chapter / f"{name}.png"
+    if not src.is_file() or not src.with_suffix(".json").is_file():
+        saved = sorted(p.relative_to(Path(results_dir) / "figures").with_suffix("").as_posix()
+                       for p in (Path(results_dir) / "figures").glob("*/*.png"))
+        raise FileNotFoundError(f"no figure {chapter}/{name} saved under {results_dir}; run the chapter at that "
+                                f"profile first. Saved there: {', '.join(saved) or 'none'}")
+    dst = root / FIGURES / chapter / f"{name}-{profile}.png"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".png", ".json"):
+        shutil.copyfile(src.with_suffix(suffix), dst.with_suffix(suffix))
+    return dst
+
+
+class Kept(dict):
+    """The facts of a kept figure; shows itself as a box (where, when, at what scale, with what verdict)."""
+
+    @property
+    def summary(self) -> str:
+        changed = self.get("changed_parameters") or {}
+        extra = f"; changed from the profile: {', '.join(f'{k}={v}' for k, v in changed.items())}" if changed else ""
+        when = self["computed"][:16].replace("T", " ")  # ISO 8601 in UTC, to the minute
+        return f"profile {self['profile']}, computed {when} UTC on {self['machine']}{extra}"
+
+    def __repr__(self) -> str:
+        v = self.get("verdict") or {}
+        return f"Kept figure {self['chapter']}/{self['figure']}: {self.summary}" + (
+            f"; verdict: {v.get('verdict')}" if v else "")
+
+    def _repr_html_(self) -> str:
+        v = self.get("verdict")
+        box = Verdict(**v)._repr_html_() if v else ""
+        return (f'<div class="shortcut-kept"><em>Kept figure</em> <code>{html.escape(self["file"])}</code>: '
+                f"{html.escape(self.summary)}.{box}</div>")
+
+
+def load_kept(chapter: str, name: str, root: Path | None = None) -> Kept:
+    """The facts of ``book/figures/<chapter>/<name>.json`` (``name`` as kept, e.g. ``fig7-paper``)."""
+    root = root or find_root()
+    path = root / FIGURES / chapter / f"{name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no kept figure {path}; keep one with `python -m shortcut.kept --profile <profile> "
+                                f"{chapter}/<figure>` after running the chapter at that profile")
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    return Kept(**data, file=(FIGURES / chapter / f"{name}.png").as_posix())
+
+
+class KeptTable(list):
+    """Every kept figure's verdict, as a table for the intro page."""
+
+    def __repr__(self) -> str:
+        return "\n".join(repr(k) for k in self) or "No figures are kept."
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = []
+        for k in self:
+            v = k.get("verdict") or {}
+            colour = _VERDICT_COLOURS.get(v.get("verdict"), "#57606a")
+            rows.append(f"<tr><td>{e(k['chapter'])}</td><td>{e(v.get('figure', k['figure']))}</td>"
+                        f"<td><code>{e(k['profile'])}</code></td>"
+                        f'<td><strong style="color:{colour}">{e(v.get("verdict", "none recorded"))}</strong></td>'
+                        f"<td>{e(v.get('scale', ''))}</td><td>{e(k['computed'][:10])}, {e(k['machine'])}</td></tr>")
+        return ('<table class="table shortcut-kept"><thead><tr><th>chapter</th><th>figure</th><th>profile</th>'
+                "<th>verdict</th><th>scale</th><th>computed on</th></tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def kept_figures(root: Path | None = None) -> KeptTable:
+    """Every figure kept under ``book/figures/`` (chapter by chapter, then by name)."""
+    root = root or find_root()
+    return KeptTable(load_kept(p.parent.name, p.stem, root)
+                     for p in sorted((root / FIGURES).glob("*/*.json")))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m shortcut.kept", description=(
+        "Copy a figure a chapter saved at some profile into book/figures/<chapter>/<figure>-<profile>.{png,json}."))
+    ap.add_argument("figure", help="chapter/figure, e.g. mnist/fig7")
+    ap.add_argument("--profile", required=True, help="the profile the chapter ran at")
+    ap.add_argument("--results-dir", type=Path, help="default: <root>/_build/results/<profile>")
+    args = ap.parse_args(argv)
+    chapter, sep, name = args.figure.partition("/")
+    if not sep or not chapter or not name:
+        ap.error(f"figure must be chapter/figure such as mnist/fig7, got {args.figure!r}")
+    root = find_root()
+    try:
+        dst = keep(args.results_dir or root / "_build" / "results" / args.profile, chapter, name, args.profile, root)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"kept {dst.relative_to(root)} and {dst.with_suffix('.json').relative_to(root)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

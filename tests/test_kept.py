@@ -1,0 +1,94 @@
+"""Kept figures: a chapter saves a stamped figure with its facts; `shortcut.kept` copies it into the book."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from shortcut import book, build, kept  # noqa: E402
+
+
+@pytest.fixture
+def chapter(tmp_path, monkeypatch):
+    """A throwaway book with one chapter section, configured as a papermill run with one override."""
+    root = tmp_path / "root"
+    (root / "book" / "profiles").mkdir(parents=True)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/dyn\n")
+    (root / "book" / "profiles" / "big.yaml").write_text(
+        "description: big\ncommon: {device: cpu}\nintro: {}\ndyn: {depths: [2, 96], seeds: 10}\n")
+    monkeypatch.setenv(book.ROOT_ENV, str(root))
+    ns = {"profile": "big", "results_dir": str(tmp_path / "results"), "device": None, "depths": None, "seeds": 3}
+    return root, book.configure("dyn", ns, show=False)
+
+
+def _figure():
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    return fig
+
+
+def test_save_figure_writes_a_stamped_png_and_its_facts(chapter):
+    root, P = chapter
+    fig = _figure()
+    texts_before = len(fig.texts)
+    v = book.record_verdict(P, "Fig 7", "a claim", "partly", {"depths": [2, 96]}, detail="check: no")
+    png = kept.save_figure(P, fig, "fig7", verdict=v)
+    assert png == P.results_dir / "figures" / "dyn" / "fig7.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(fig.texts) == texts_before  # the stamp is in the file, not left on the figure
+    meta = json.loads(png.with_suffix(".json").read_text())
+    assert meta["profile"] == "big" and meta["chapter"] == "dyn" and meta["figure"] == "fig7"
+    assert meta["changed_parameters"] == {"seeds": "3"}  # given, not from the profile; results_dir left out
+    assert meta["parameters"]["depths"] == "[2, 96]"
+    assert meta["verdict"]["verdict"] == "partly" and meta["verdict"]["detail"] == "check: no"
+    assert "CPU" in meta["machine"] and "torch" in meta["machine"]
+    assert sorted(p.name for p in png.parent.iterdir()) == ["fig7.json", "fig7.png"]  # no temporary files
+
+
+def test_keep_copies_into_the_book_and_load_kept_reads_it(chapter):
+    root, P = chapter
+    v = book.record_verdict(P, "Fig 7", "a claim", "reproduced", "small")
+    kept.save_figure(P, _figure(), "fig7", verdict=v)
+    assert kept.main(["--profile", "big", "--results-dir", str(P.results_dir), "dyn/fig7"]) == 0
+    assert (root / "book" / "figures" / "dyn" / "fig7-big.png").is_file()
+    k = kept.load_kept("dyn", "fig7-big", root)
+    assert k["file"] == "book/figures/dyn/fig7-big.png"
+    assert "profile big" in k.summary and "seeds=3" in k.summary
+    html = k._repr_html_()
+    assert "reproduced" in html and "Kept figure" in html
+    table = kept.kept_figures(root)
+    assert [(t["chapter"], t["figure"]) for t in table] == [("dyn", "fig7")]
+    assert "reproduced" in table._repr_html_() and "<code>big</code>" in table._repr_html_()
+
+
+def test_keep_and_load_kept_name_what_is_missing(chapter, capsys):
+    root, P = chapter
+    kept.save_figure(P, _figure(), "fig3")
+    assert kept.main(["--profile", "big", "--results-dir", str(P.results_dir), "dyn/fig7"]) == 1
+    err = capsys.readouterr().err
+    assert "no figure dyn/fig7" in err and "dyn/fig3" in err  # says what is there
+    with pytest.raises(FileNotFoundError, match="no kept figure"):
+        kept.load_kept("dyn", "fig7-big", root)
+    with pytest.raises(SystemExit):
+        kept.main(["--profile", "big", "fig7"])  # not chapter/figure
+
+
+def test_a_kept_figure_changes_its_chapters_build_hash(chapter, tmp_path):
+    root, _ = chapter
+    (root / "book" / "dyn.md").write_text("# Dyn\n")
+    page = build.Page("book/dyn", root / "book" / "dyn.md", "notebook")
+    plan = build.Plan(root, "big", book.load_profile("big", root), tmp_path / "b", tmp_path / "r", [page], ["dyn"])
+    before = build.fingerprint(plan, page)
+    folder = root / book.KEPT_FIGURES / "dyn"
+    folder.mkdir(parents=True)
+    (folder / "fig7-big.json").write_text("{}")
+    assert build.kept_files(root, "dyn") == [folder / "fig7-big.json"]
+    assert build.fingerprint(plan, page) != before
+    (root / book.KEPT_FIGURES / "other").mkdir()
+    (root / book.KEPT_FIGURES / "other" / "x.png").write_bytes(b"x")  # another chapter's: no effect
+    assert build.kept_files(root, "dyn") == [folder / "fig7-big.json"]
