@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import torch
 
-from .book import _VERDICT_COLOURS, KEPT_FIGURES as FIGURES, Verdict, _fmt, find_root
+from .book import _VERDICT_COLOURS, KEPT_FIGURES as FIGURES, Verdict, _fmt, _page_title, find_root, toc_pages
 from .records import atomic_write, write_text_atomic
 
 _SKIP = ("profile", "results_dir")  # always passed by the build; not a change of scale
@@ -144,7 +144,9 @@ class KeptTable(list):
         for k in self:
             v = k.get("verdict") or {}
             colour = _VERDICT_COLOURS.get(v.get("verdict"), "#57606a")
-            rows.append(f"<tr><td>{e(k['chapter'])}</td><td>{e(v.get('figure', k['figure']))}</td>"
+            title = k.get("title", k["chapter"])
+            chapter = f'<a href="{e(k["link"])}">{e(title)}</a>' if k.get("link") else e(title)
+            rows.append(f"<tr><td>{chapter}</td><td>{e(v.get('figure', k['figure']))}</td>"
                         f"<td><code>{e(k['profile'])}</code></td>"
                         f'<td><strong style="color:{colour}">{e(v.get("verdict", "none recorded"))}</strong></td>'
                         f"<td>{e(v.get('scale', ''))}</td><td>{e(k['computed'][:10])}, {e(k['machine'])}</td></tr>")
@@ -154,10 +156,18 @@ class KeptTable(list):
 
 
 def kept_figures(root: Path | None = None) -> KeptTable:
-    """Every figure kept under ``book/figures/`` (chapter by chapter, then by name)."""
+    """Every figure kept under ``book/figures/`` (chapter by chapter, then by name), each with its
+    chapter's title and, when the chapter is a page of the book, a link to it from a page in ``book/``."""
     root = root or find_root()
-    return KeptTable(load_kept(p.parent.name, p.stem, root)
-                     for p in sorted((root / FIGURES).glob("*/*.json")))
+    pages = {Path(p).name: p for p in toc_pages(root)}
+    table = KeptTable()
+    for path in sorted((root / FIGURES).glob("*/*.json")):
+        k = load_kept(path.parent.name, path.stem, root)
+        page = pages.get(k["chapter"])
+        if page:
+            k.update(title=_page_title(root, page), link=f"{Path(page).name}.html")
+        table.append(k)
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
