@@ -192,7 +192,7 @@ def test_checkpoint_resume_gives_the_records_of_an_uninterrupted_run(tmp_path):
     ckpt = job_checkpoint(tmp_path, job)
     state = torch.load(ckpt, weights_only=True)          # plain tensors and containers only
     assert state["epoch"] == 2 and len(state["history"]["epoch"]) == 2
-    assert not list(ckpt.parent.glob(".tmp-*"))          # atomic writes leave no temporaries
+    assert not list(ckpt.parent.glob(".*.tmp"))          # atomic writes (records.atomic_write) leave no temporaries
     resumed = train_job(job, device="cpu", work_dir=tmp_path)
     assert resumed["resumed_from"] == [2] and full["resumed_from"] == []
     for k, v in full["history"].items():

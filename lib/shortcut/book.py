@@ -22,7 +22,6 @@ import html
 import inspect
 import json
 import os
-import tempfile
 import types
 from dataclasses import dataclass, field
 from pathlib import Path

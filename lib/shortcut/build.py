@@ -11,8 +11,9 @@
    ``_static``, plain markdown pages). The toc's root page (the intro, which shows the verdicts of
    the others) runs last.
 2. A chapter runs again only when its source, any file under ``lib/shortcut/``, its kept figures
-   (``book/figures/<chapter>/``), the profile or its overrides changed (a hash is kept next to the executed notebook); ``--force`` runs them all. The
-   root page runs again whenever any chapter ran, or when the recorded verdicts changed.
+   (``book/figures/<chapter>/``), the profile or its overrides changed (a hash is kept next to the
+   executed notebook); ``--force`` runs them all. The root page runs again whenever any chapter ran,
+   or when the recorded verdicts changed.
 3. One ``jupyter-book build`` of the staging tree (no execution, warnings are errors: ``-W -n
    --keep-going``), copied to ``<build>/html`` for the default profile, ``<build>/<profile>/html``
    otherwise.

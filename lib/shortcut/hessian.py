@@ -27,7 +27,7 @@ def hvp(loss: LossFn, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 def hessian(loss: LossFn, theta: torch.Tensor, chunk_size: int | None = None, method: str = "auto") -> torch.Tensor:
-    """The exact P × P Hessian of ``loss`` at ``theta`` (symmetrised; same dtype/device as ``theta``).
+    """The exact P × P Hessian of ``loss`` at ``theta`` (symmetric; same dtype/device as ``theta``).
 
     ``method``: ``'auto'`` (the closed form for a linear net's second-moment loss, else ``'hvp'``),
     ``'structured'`` or ``'hvp'``. Use float64 ``theta`` for spectra: condition numbers in the
@@ -42,8 +42,7 @@ def hessian(loss: LossFn, theta: torch.Tensor, chunk_size: int | None = None, me
     if method == "structured" and not structured:
         raise ValueError("method='structured' needs the second-moment loss of a linear network (shortcut.loss.make_loss)")
     if structured and method != "hvp":
-        H = linear_hessian(loss.net, theta, loss.Sxx, loss.Sxy)
-        return 0.5 * (H + H.T)
+        return linear_hessian(loss.net, theta, loss.Sxx, loss.Sxy)  # symmetric by construction (to round-off)
     if chunk_size is None:
         chunk_size = getattr(loss, "hvp_chunk", None)
     eye = torch.eye(theta.numel(), dtype=theta.dtype, device=theta.device)

@@ -27,8 +27,9 @@ from typing import Any, Mapping
 
 import torch
 
-from .book import _VERDICT_COLOURS, KEPT_FIGURES as FIGURES, Verdict, _fmt, _page_title, find_root, toc_pages
-from .records import atomic_write, write_text_atomic
+from .book import (_VERDICT_COLOURS, KEPT_FIGURES as FIGURES, Verdict, _fmt, _page_title, _write_json_atomic, find_root,
+                   toc_pages)
+from .records import atomic_write
 
 _SKIP = ("profile", "results_dir")  # always passed by the build; not a change of scale
 
@@ -78,7 +79,7 @@ def save_figure(P: Any, fig, name: str, verdict: Mapping | None = None) -> Path:
             fig.savefig(fh, format="png", bbox_inches="tight")
     finally:
         stamp.remove()
-    write_text_atomic(png.with_suffix(".json"), json.dumps(meta, indent=2, default=str) + "\n")
+    _write_json_atomic(png.with_suffix(".json"), meta)
     return png
 
 
