@@ -32,18 +32,18 @@ $(STAMP): pyproject.toml | $(PY)
 venv: $(STAMP)
 
 book: $(STAMP)
-	$(PY) -m shortcut.build --profile $(PROFILE) $(ARGS)
+	$(PY) -m shortcut.book.build --profile $(PROFILE) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
 chapter: $(STAMP)
 	@test -n "$(NAME)" || { echo "usage: make chapter NAME=<chapter> [PROFILE=ci]"; exit 2; }
-	$(PY) -m shortcut.build --profile $(PROFILE) --chapters $(NAME) $(ARGS)
+	$(PY) -m shortcut.book.build --profile $(PROFILE) --chapters $(NAME) $(ARGS)
 
 keep: $(STAMP)
 	@test -n "$(FIG)" || { echo "usage: make keep FIG=<chapter>/<figure> PROFILE=<profile the chapter ran at>"; exit 2; }
-	$(PY) -m shortcut.kept --profile $(PROFILE) $(FIG)
+	$(PY) -m shortcut.book.kept --profile $(PROFILE) $(FIG)
 
 check-site: $(STAMP)
 	$(PY) scripts/check_site.py $(SITE)

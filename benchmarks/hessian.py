@@ -24,14 +24,14 @@ import time
 
 import torch
 
-from shortcut.data import problem
-from shortcut.device import pick_device
-from shortcut.experiments import build
-from shortcut.hessian import hessian, summarize
-from shortcut.init import initialize
-from shortcut.loss import make_loss
-from shortcut.models import end_to_end, weights
-from shortcut.train import log_grid, train_gd
+from shortcut.science.data import problem
+from shortcut.experiments.device import pick_device
+from shortcut.experiments.zoo import make_net
+from shortcut.science.hessian import hessian, summarize
+from shortcut.science.init import initialize
+from shortcut.science.loss import make_loss
+from shortcut.science.models import end_to_end, weights
+from shortcut.experiments.gd import log_grid, train_gd
 
 
 def best_time(fn, repeat: int, device: torch.device) -> tuple[float, object]:
@@ -56,7 +56,7 @@ def hessian_table(prob, depths, repeat, device, baseline_max_depth):
     rows = []
     for model in ("2-shortcut", "xavier"):
         for depth in depths:
-            net, scheme = build(model, depth, d=prob.X.shape[0])
+            net, scheme = make_net(model, depth, d=prob.X.shape[0])
             theta = initialize(net, scheme, seed=0, device=device)
             loss = make_loss(net, prob.X, prob.Y)
             t_h, H = best_time(lambda: hessian(loss, theta), repeat, device)
@@ -85,7 +85,7 @@ def training_table(prob, depth, epochs, repeat, device):
     print("-" * len(head))
     lrs = log_grid(1e-3, 1.0, 32)
     for model, mid in (("2-shortcut", "id"), ("2-shortcut", "relu")):
-        net, scheme = build(model, depth, d=prob.X.shape[0], mid=mid)
+        net, scheme = make_net(model, depth, d=prob.X.shape[0], mid=mid)
         theta = initialize(net, scheme, seed=0, device=device)
         loss = make_loss(net, prob.X, prob.Y)
         t_vmap, _ = best_time(lambda: train_gd(loss, theta, lrs, epochs, progress=False), repeat, device)
@@ -120,7 +120,7 @@ def gradient_table(prob, depths, repeat, device, batches=(21, 210)):
     print("-" * len(head))
     Sxx, Sxy = prob.X @ prob.X.T / prob.m, prob.X @ prob.Y.T / prob.m
     for depth in depths:
-        net, scheme = build("2-shortcut", depth, d=prob.X.shape[0])
+        net, scheme = make_net("2-shortcut", depth, d=prob.X.shape[0])
         for B in batches:  # 21: one seed's rate grid; 210: ten seeds' (what one vmap could hold)
             theta = torch.stack([initialize(net, scheme, seed=s, device=device) for s in range(B)])
             times, grads = [], []

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from shortcut.analysis import aggregate, best_final, describe_checks, growth, on_loss_grid, spread, verdict_from
-from shortcut.records import Record
+from shortcut.figures.analysis import aggregate, best_final, describe_checks, growth, on_loss_grid, spread, verdict_from
+from shortcut.experiments.records import Record
 
 
 def rec(model, depth, cond):

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shortcut import book, build
+from shortcut import book
+from shortcut.book import build
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -278,7 +279,7 @@ def test_environment_yml_in_step_with_pyproject():
 
 def _run_build(*args, cwd=ROOT, timeout=1800):
     env = {k: v for k, v in os.environ.items() if k != book.ROOT_ENV}
-    return subprocess.run([sys.executable, "-m", "shortcut.build", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "shortcut.book.build", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 

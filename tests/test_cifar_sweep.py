@@ -11,9 +11,9 @@ import torch
 
 pytest.importorskip("distributed")
 
-from shortcut.cifar import HISTORY_KEYS, job_checkpoint, load_checkpoint, train_job  # noqa: E402
-from shortcut.records import has_record, load_records, read_record, record_path  # noqa: E402
-from shortcut.sweep import make_executor, run_sweep  # noqa: E402
+from shortcut.experiments.cifar import HISTORY_KEYS, job_checkpoint, load_checkpoint, train_job  # noqa: E402
+from shortcut.experiments.records import has_record, load_records, read_record, record_path  # noqa: E402
+from shortcut.experiments.sweep import make_executor, run_sweep  # noqa: E402
 
 TINY = {"dataset": "standin", "width": 0.25, "n_train": 40, "n_test": 20}
 JOBS = [{**TINY, "n": n, "depth": depth, "seed": seed, "epochs": 1}

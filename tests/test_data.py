@@ -1,4 +1,4 @@
-"""Tests for shortcut.data: IDX and CIFAR-10 readers (incl. hostile input), whitening, least squares."""
+"""Tests for shortcut.science.data: IDX and CIFAR-10 readers (incl. hostile input), whitening, least squares."""
 
 import gzip
 import pickle
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from shortcut.data import (
+from shortcut.science.data import (
     FASHION_MNIST_DIRS,
     DataError,
     apply_whitening,

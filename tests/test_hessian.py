@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from shortcut.hessian import eigenvalues, hessian, hvp, spectrum, summarize
-from shortcut.init import initialize
-from shortcut.loss import make_loss
-from shortcut.models import Net
+from shortcut.science.hessian import eigenvalues, hessian, hvp, spectrum, summarize
+from shortcut.science.init import initialize
+from shortcut.science.loss import make_loss
+from shortcut.science.models import Net
 
 f64 = torch.float64
 

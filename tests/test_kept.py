@@ -1,4 +1,4 @@
-"""Kept figures: a chapter saves a stamped figure with its facts; `shortcut.kept` copies it into the book."""
+"""Kept figures: a chapter saves a stamped figure with its facts; `shortcut.book.kept` copies it into the book."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from shortcut import book, build, kept  # noqa: E402
+from shortcut import book  # noqa: E402
+from shortcut.book import build, kept  # noqa: E402
 
 
 @pytest.fixture

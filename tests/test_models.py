@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from shortcut.init import SCHEMES, initialize, initialize_many
-from shortcut.loss import make_loss
-from shortcut.models import (Net, avg_frobenius, end_to_end, flatten, forward, plain_net, shortcut_net,
+from shortcut.science.init import SCHEMES, initialize, initialize_many
+from shortcut.science.loss import make_loss
+from shortcut.science.models import (Net, avg_frobenius, end_to_end, flatten, forward, plain_net, shortcut_net,
                              theorem1_forward, weights)
 
 f64 = torch.float64

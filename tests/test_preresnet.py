@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from shortcut.cifar import (
+from shortcut.experiments.cifar import (
     STANDIN_NAME,
     CheckpointError,
     TrainingInterrupted,
@@ -22,8 +22,8 @@ from shortcut.cifar import (
     train,
     train_job,
 )
-from shortcut.data import DataError, write_cifar10_batch
-from shortcut.preresnet import PreResNet, Unit, avg_frobenius, count_params, units_per_stage, valid_depths
+from shortcut.science.data import DataError, write_cifar10_batch
+from shortcut.science.preresnet import PreResNet, Unit, avg_frobenius, count_params, units_per_stage, valid_depths
 
 TINY = {"dataset": "standin", "n": 2, "depth": 8, "seed": 0, "width": 0.25, "n_train": 40, "n_test": 20}
 
@@ -215,7 +215,7 @@ def test_a_checkpoint_with_code_is_refused(tmp_path):
     ckpt = job_checkpoint(tmp_path, job)
     ckpt.parent.mkdir(parents=True)
     marker = tmp_path / "pwned"
-    torch.save({"format": "shortcut.cifar/1", "epoch": 1, "payload": _Evil(marker)}, ckpt)
+    torch.save({"format": "shortcut.experiments.cifar/1", "epoch": 1, "payload": _Evil(marker)}, ckpt)
     with pytest.raises(CheckpointError, match="refused or is unreadable"):
         load_checkpoint(ckpt)
     with pytest.raises(CheckpointError, match=str(ckpt.name)):

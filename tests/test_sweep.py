@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from shortcut.records import has_record, load_records, read_record, record_path, write_record
-from shortcut.sweep import InlineExecutor, make_executor, pending, run_sweep
+from shortcut.experiments.records import has_record, load_records, read_record, record_path, write_record
+from shortcut.experiments.sweep import InlineExecutor, make_executor, pending, run_sweep
 
 HERE = Path(__file__).parent
 
 
 def slow_job(job: dict) -> dict:
     """A small deterministic GD run that takes a moment (module level: picklable)."""
-    from shortcut.init import initialize
-    from shortcut.loss import make_loss
-    from shortcut.models import Net
-    from shortcut.train import train_gd
+    from shortcut.science.init import initialize
+    from shortcut.science.loss import make_loss
+    from shortcut.science.models import Net
+    from shortcut.experiments.gd import train_gd
 
     net = Net(d=3, n=2, L=job["L"])
     g = torch.Generator().manual_seed(job["seed"])
@@ -90,7 +90,7 @@ def test_killed_sweep_resumes_to_the_same_records(tmp_path):
     full, resumed = tmp_path / "full", tmp_path / "resumed"
     run_sweep(full, JOBS, slow_job, progress=False)
     script = (f"import sys; sys.path.insert(0, {str(HERE)!r}); from test_sweep import JOBS, slow_job; "
-              f"from shortcut.sweep import run_sweep; run_sweep({str(resumed)!r}, JOBS, slow_job, progress=False)")
+              f"from shortcut.experiments.sweep import run_sweep; run_sweep({str(resumed)!r}, JOBS, slow_job, progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.time() + 60
     while len(list(resumed.glob("*.json"))) < 2 and time.time() < deadline:

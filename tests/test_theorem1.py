@@ -1,4 +1,4 @@
-"""Tests for shortcut.theorem1: Theorem 1's proof executed (Lemma 1 units, Lemma 2 paths, two stages)."""
+"""Tests for shortcut.science.theorem1: Theorem 1's proof executed (Lemma 1 units, Lemma 2 paths, two stages)."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from shortcut import theorem1 as T
-from shortcut.models import theorem1_forward
+from shortcut.science import theorem1 as T
+from shortcut.science.models import theorem1_forward
 
 
 def sphere(d, m, seed=0):

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from shortcut import theory
-from shortcut.hessian import eigenvalues, hessian
-from shortcut.loss import make_loss
-from shortcut.models import Net
+from shortcut.science import theorem2 as theory
+from shortcut.science.hessian import eigenvalues, hessian
+from shortcut.science.loss import make_loss
+from shortcut.science.models import Net
 
 f64 = torch.float64
 

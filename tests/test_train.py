@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from shortcut.experiments import build, gd_job, initial_spectrum_job
-from shortcut.init import initialize
-from shortcut.loss import make_loss
-from shortcut.models import Net
-from shortcut.train import log_grid, train_gd
+from shortcut.experiments.zoo import make_net, gd_job, initial_spectrum_job
+from shortcut.science.init import initialize
+from shortcut.science.loss import make_loss
+from shortcut.science.models import Net
+from shortcut.experiments.gd import log_grid, train_gd
 
 f64 = torch.float64
 
@@ -65,7 +65,7 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="lrs must be"):
         train_gd(loss, torch.zeros(net.num_params, dtype=f64), [0.0], epochs=1)
     with pytest.raises(ValueError, match="unknown model 'resnet'"):
-        build("resnet", 4)
+        make_net("resnet", 4)
 
 
 def test_log_grid():
@@ -74,11 +74,11 @@ def test_log_grid():
 
 
 def test_model_zoo():
-    net, scheme = build("2-shortcut", 8, mid="relu")
+    net, scheme = make_net("2-shortcut", 8, mid="relu")
     assert (net.n, net.L, net.shortcut, scheme) == (2, 4, True, "zero")
-    net, scheme = build("orthogonal", 8, mid="relu")
+    net, scheme = make_net("orthogonal", 8, mid="relu")
     assert (net.n, net.mid, net.shortcut, scheme) == (2, "relu", False, "orthogonal")
-    net, _ = build("xavier", 7)
+    net, _ = make_net("xavier", 7)
     assert net.depth == 7
 
 

@@ -64,7 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .analysis import loglog_fit
+from .fit import loglog_fit
 from .data import one_hot as data_one_hot
 from .models import theorem1_forward
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from . import __version__
+from .. import __version__
 
 SCHEMA = 1
 

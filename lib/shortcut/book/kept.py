@@ -27,9 +27,9 @@ from typing import Any, Mapping
 
 import torch
 
-from .book import (_VERDICT_COLOURS, KEPT_FIGURES as FIGURES, Verdict, _fmt, _page_title, _write_json_atomic, find_root,
-                   toc_pages)
-from .records import atomic_write
+from .profiles import KEPT_FIGURES as FIGURES, _fmt, find_root, toc_pages
+from .verdicts import _VERDICT_COLOURS, Verdict, _page_title, _write_json_atomic
+from ..experiments.records import atomic_write
 
 _SKIP = ("profile", "results_dir")  # always passed by the build; not a change of scale
 

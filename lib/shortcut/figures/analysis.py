@@ -12,7 +12,8 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from .records import Record
+from ..experiments.records import Record
+from ..science.fit import loglog_fit
 
 
 def aggregate(records: Iterable[Record], x: str, y: Callable[[Record], float] | str, by: str = "model"
@@ -78,22 +79,6 @@ def spread(values: Iterable[float]) -> float:
     v = np.asarray(list(values), float)
     v = v[np.isfinite(v)]
     return float(v.max() / v.min()) if v.size and v.min() > 0 else float("nan")
-
-
-def loglog_fit(xs: Iterable[float], ys: Iterable[float]) -> dict[str, float]:
-    """Least squares ``log y = slope·log x + intercept`` over the finite points; slope, intercept, r2.
-
-    All three are NaN when fewer than two points are finite.
-    """
-    x, y = np.log(np.asarray(list(xs), float)), np.log(np.asarray(list(ys), float))
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 2:
-        return {"slope": float("nan"), "intercept": float("nan"), "r2": float("nan")}
-    x, y = x[ok], y[ok]
-    slope, intercept = np.polyfit(x, y, 1)
-    ss = float(((y - y.mean()) ** 2).sum())
-    r2 = 1.0 - float(((y - slope * x - intercept) ** 2).sum()) / ss if ss > 0 else 1.0
-    return {"slope": float(slope), "intercept": float(intercept), "r2": r2}
 
 
 def growth(xs: Iterable[float], ys: Iterable[float]) -> float:

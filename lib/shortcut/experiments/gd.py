@@ -16,9 +16,9 @@ import torch
 from torch.func import grad_and_value, vmap
 from tqdm.std import tqdm
 
-from .hessian import hessian, summarize
-from .loss import Loss
-from .models import avg_frobenius
+from ..science.hessian import hessian, summarize
+from ..science.loss import Loss
+from ..science.models import avg_frobenius
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from . import book
+from . import profiles as book
 
 HASH_SUFFIX = ".sha256"
 HASH_VERSION = "shortcut.build/1"

@@ -16,18 +16,18 @@ from __future__ import annotations
 import functools
 import re
 
-from .data import problem
+from ..science.data import problem
 from .device import pick_device
-from .hessian import spectrum
-from .init import initialize_many
-from .loss import make_loss
-from .models import Net, plain_net, shortcut_net
-from .train import train_gd
+from ..science.hessian import spectrum
+from ..science.init import initialize_many
+from ..science.loss import make_loss
+from ..science.models import Net, plain_net, shortcut_net
+from .gd import train_gd
 
 PLAIN = ("xavier", "orthogonal")
 
 
-def build(model: str, depth: int, d: int = 10, mid: str = "id") -> tuple[Net, str]:
+def make_net(model: str, depth: int, d: int = 10, mid: str = "id") -> tuple[Net, str]:
     """(network, init scheme) of ``model`` at ``depth`` weight layers."""
     if model in PLAIN:
         return plain_net(depth, d=d, group=1 if mid == "id" else 2, mid=mid), model
@@ -50,7 +50,7 @@ def load_problem(job: dict, device: str = "auto"):
 
 def _setup(job: dict, device: str):
     prob = load_problem(job, device)
-    net, scheme = build(job["model"], job["depth"], d=prob.X.shape[0], mid=job.get("mid", "id"))
+    net, scheme = make_net(job["model"], job["depth"], d=prob.X.shape[0], mid=job.get("mid", "id"))
     return prob, net, scheme, make_loss(net, prob.X, prob.Y)
 
 

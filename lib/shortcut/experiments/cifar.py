@@ -54,9 +54,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import DataError, balanced_indices, load_cifar10, load_mnist
+from ..science.data import DataError, balanced_indices, load_cifar10, load_mnist
 from .device import pick_device
-from .preresnet import PreResNet, avg_frobenius, count_params
+from ..science.preresnet import PreResNet, avg_frobenius, count_params
 from .records import atomic_write, record_path
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,35 @@
+"""Putting a figure's :class:`~shortcut.figures.result.Result` on its page: the figure and the numbers
+glued for the prose, the verdict recorded for the status table and shown under the figure.
+
+One call per figure keeps a chapter's code cell short::
+
+    fig4 = figures.fig4.run(P)
+    publish(P, fig4, "fig4")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .verdicts import Verdict, record_verdict
+
+
+def publish(P: Any, result: Any, key: str, show: bool = True) -> Verdict:
+    """Glue ``result.figure`` as ``key`` (displayed too, so that a notebook executed by papermill shows
+    it; tag the cell ``remove-output`` to keep it off the page), each of ``result.numbers`` as
+    ``<key>_<name>`` and the verdict as ``<key>_verdict``; record the verdict; return it (shown when
+    ``show``)."""
+    from myst_nb import glue
+
+    if result.figure is not None:
+        glue(key, result.figure, display=True)
+    for name, value in result.numbers.items():
+        glue(f"{key}_{name}", value, display=False)
+    glue(f"{key}_verdict", result.verdict, display=False)
+    verdict = record_verdict(P, figure=result.label, claim=result.claim, verdict=result.verdict,
+                             scale=result.scale, detail=result.detail)
+    if show:
+        from .profiles import _show
+
+        _show(verdict)
+    return verdict

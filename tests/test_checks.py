@@ -1,0 +1,54 @@
+"""The three outcomes of a check and the verdict they add up to."""
+
+import pytest
+
+from shortcut.figures.checks import FAILED, PASSED, UNDECIDABLE, Check, check, describe, verdict
+from shortcut.figures.result import Result
+
+
+def test_check_from_a_result():
+    assert check("a", True).outcome == PASSED
+    assert check("a", False).outcome == FAILED
+    assert check("a", None, reason="two stable rates").outcome == UNDECIDABLE
+
+
+def test_an_undecidable_check_must_say_why():
+    with pytest.raises(ValueError, match="say why"):
+        check("a", None)
+    with pytest.raises(ValueError, match="not an outcome"):
+        Check("a", "maybe")
+
+
+@pytest.mark.parametrize("outcomes, expected", [
+    ([True, True], "reproduced"),
+    ([True, False], "partly"),
+    ([False, False], "not reproduced"),
+    ([True, None], "inconclusive"),
+    ([None], "inconclusive"),
+    ([False, None], "not reproduced"),
+    ([True, False, None], "partly"),
+])
+def test_verdict(outcomes, expected):
+    checks = [check(f"c{i}", ok, reason="r") for i, ok in enumerate(outcomes)]
+    assert verdict(checks) == expected
+
+
+def test_verdict_needs_a_check():
+    with pytest.raises(ValueError):
+        verdict([])
+
+
+def test_describe_shows_marks_numbers_reasons_and_superseded_forms():
+    old = Check("ends near orthogonal after the last epoch", FAILED, "ratio 1.1e-4", changed="2026-11-23, compared at equal loss")
+    new = Check("ends near orthogonal at the curves' end", PASSED, "ratio 1.21", superseded=(old,))
+    text = describe([new, check("rate-free at depth 96", None, reason="2 stable rates < 3")])
+    assert text.startswith("✓ ends near orthogonal at the curves' end (ratio 1.21) [superseded form, 2026-11-23")
+    assert "✗ ends near orthogonal after the last epoch (ratio 1.1e-4)]" in text
+    assert "? rate-free at depth 96 — undecidable: 2 stable rates < 3" in text
+
+
+def test_a_standin_result_carries_no_verdict():
+    r = Result("Figure 9", "n = 2 keeps improving", [check("a", True)], {"data": "digits"}, standin="MNIST digits")
+    assert r.verdict == "not tested"
+    assert "not tested on the paper's data" in r.detail
+    assert Result("Figure 9", "c", [check("a", True)], {}).verdict == "reproduced"
