@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from formats import write_cifar10_batch, write_cifar10_meta, write_idx
 from shortcut.science.data import (
     FASHION_MNIST_DIRS,
     DataError,
@@ -25,9 +26,6 @@ from shortcut.science.data import (
     read_idx,
     unit_sphere,
     whiten_pca,
-    write_cifar10_batch,
-    write_cifar10_meta,
-    write_idx,
 )
 
 RNG = np.random.default_rng(0)

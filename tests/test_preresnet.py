@@ -22,7 +22,8 @@ from shortcut.experiments.cifar import (
     train,
     train_job,
 )
-from shortcut.science.data import DataError, write_cifar10_batch
+from shortcut.science.data import DataError
+from formats import write_cifar10_batch
 from shortcut.science.preresnet import PreResNet, Unit, avg_frobenius, count_params, units_per_stage, valid_depths
 
 TINY = {"dataset": "standin", "n": 2, "depth": 8, "seed": 0, "width": 0.25, "n_train": 40, "n_test": 20}

@@ -19,7 +19,7 @@ import re
 from ..science.data import problem
 from .device import pick_device
 from ..science.hessian import spectrum
-from ..science.init import initialize_many
+from ..science.init import DEFAULT_EPS, initialize_many
 from ..science.loss import make_loss
 from ..science.models import Net, plain_net, shortcut_net
 from .gd import train_gd
@@ -57,7 +57,7 @@ def _setup(job: dict, device: str):
 def initial_spectrum_job(job: dict, device: str = "auto") -> dict:
     """Spectrum of the exact Hessian at a model's initial point (Fig 4). Keys: model, depth, seed, eps, data."""
     prob, net, scheme, loss = _setup(job, device)
-    theta = initialize_many(net, scheme, [job["seed"]], eps=job.get("eps", 1e-4), device=prob.X.device)[0]
+    theta = initialize_many(net, scheme, [job["seed"]], eps=job.get("eps", DEFAULT_EPS), device=prob.X.device)[0]
     return {**spectrum(loss, theta).as_dict(), "num_params": net.num_params}
 
 
@@ -69,7 +69,7 @@ def gd_job(job: dict, device: str = "auto", progress: bool = False) -> dict:
     """
     prob, net, scheme, loss = _setup(job, device)
     lrs = list(job["lrs"])
-    theta0 = initialize_many(net, scheme, [job["seed"]], eps=job.get("eps", 1e-4), device=prob.X.device)[0]
+    theta0 = initialize_many(net, scheme, [job["seed"]], eps=job.get("eps", DEFAULT_EPS), device=prob.X.device)[0]
     hist = train_gd(loss, theta0, lrs, job["epochs"], hessian_every=job.get("hessian_every", 0),
                     progress=progress, desc=f"{job['model']} D={job['depth']}")
     return {"runs": [hist.run(b) for b in range(len(lrs))], "optimum": prob.optimum, "num_params": net.num_params,

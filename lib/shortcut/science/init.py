@@ -14,7 +14,7 @@ import torch
 from .models import Net, flatten
 
 SCHEMES = ("xavier", "orthogonal", "zero", "msra")
-DEFAULT_EPS = 1e-4  # the paper's "small constant" is lost; this default is ours (PAPER.md §1)
+DEFAULT_EPS = 1e-4  # ε of the "zero" init: the paper says "a small constant" (Section 5); its value is lost, this one is ours
 
 
 def _orthogonal(shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
