@@ -90,3 +90,15 @@ def test_jobs_are_reproducible_on_real_digits():
     assert a["runs"][0]["loss"][0] > a["runs"][0]["loss"][-1]
     s = initial_spectrum_job({"model": "xavier", "depth": 4, "seed": 0, "n_samples": 200}, device="cpu")
     assert s["size"] == 400 and s["cond"] > 1
+
+
+def test_data_keys_name_the_data():
+    from types import SimpleNamespace
+
+    from shortcut.experiments.zoo import data_keys
+
+    assert data_keys(SimpleNamespace(), 100) == {"dataset": "mnist", "n_samples": 100}
+    assert data_keys(SimpleNamespace(dataset="mnist", data_dir="/d"), None) == {
+        "dataset": "mnist", "n_samples": None, "data_dir": "/d", "source": "idx"}
+    assert data_keys(SimpleNamespace(dataset="fashion-mnist", data_dir=None), 5) == {
+        "dataset": "fashion-mnist", "n_samples": 5}

