@@ -33,6 +33,10 @@ def slow_job(job: dict) -> dict:
     return hist.run(0)
 
 
+def square_job(job: dict) -> dict:
+    return {"y": job["x"] ** 2}
+
+
 def failing_job(job: dict) -> dict:
     if job["seed"] == 1:
         raise RuntimeError("boom")
@@ -112,3 +116,15 @@ def test_process_pool_gives_the_same_records(tmp_path):
     with make_executor("process", workers=2) as ex:
         run_sweep(tmp_path / "pool", jobs, slow_job, executor=ex, progress=False)
     assert [r.data for r in load_records(tmp_path / "inline")] == [r.data for r in load_records(tmp_path / "pool")]
+
+
+def test_run_jobs_returns_the_records_in_job_order(tmp_path):
+    from types import SimpleNamespace
+
+    from shortcut.experiments.sweep import run_jobs
+
+    jobs = [{"x": 3}, {"x": 1}, {"x": 2}]
+    recs = run_jobs(SimpleNamespace(executor="inline", workers=None), tmp_path, jobs, square_job, desc="t")
+    assert [r.key["x"] for r in recs] == [3, 1, 2]
+    assert [r.data["y"] for r in recs] == [9, 1, 4]
+    assert len(run_jobs(SimpleNamespace(), tmp_path, jobs[:1], failing_job, desc="t")) == 1  # resumed: not re-run

@@ -120,3 +120,23 @@ def run_sweep(
     if first_error is not None:
         raise first_error
     return n_todo
+
+
+def records_for(root, jobs: Iterable[dict]) -> list:
+    """The run records of ``jobs`` under ``root``, in the order of ``jobs`` (a job without a record is
+    left out)."""
+    from .records import read_record, record_path
+
+    paths = [record_path(root, job) for job in jobs]
+    return [read_record(p) for p in paths if p.exists()]
+
+
+def run_jobs(P, root, jobs: Iterable[dict], fn: Callable[[dict], dict], desc: str = "sweep") -> list:
+    """Run a figure's ``jobs`` with the executor a chapter's parameters name (``P.executor``,
+    ``P.workers``, ``P.address`` where it has one), resuming from the records under ``root``;
+    return the records of ``jobs``, in their order."""
+    jobs = list(jobs)
+    with make_executor(getattr(P, "executor", "inline") or "inline", workers=getattr(P, "workers", None),
+                       address=getattr(P, "address", None)) as ex:
+        run_sweep(root, jobs, fn, executor=ex, desc=desc)
+    return records_for(root, jobs)
