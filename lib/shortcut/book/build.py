@@ -187,6 +187,14 @@ def make_plan(args: argparse.Namespace) -> Plan:
             )
         overrides.setdefault(chapter, {})[param] = value
 
+    from .schema import check_chapters  # every value of every chapter to run, against book/profiles/schema.yaml
+
+    try:
+        for message in check_chapters(data, selected, overrides, root):
+            print(f"shortcut.build: warning: {message}", file=sys.stderr)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+
     build_dir = (args.build_dir or root / "_build").expanduser().resolve()
     results_dir = (args.results_dir or build_dir / "results" / args.profile).expanduser().resolve()
     return Plan(root, args.profile, data, build_dir, results_dir, pages, selected, overrides, args.force, args.strict)

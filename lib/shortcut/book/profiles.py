@@ -19,6 +19,7 @@ import inspect
 import json
 import os
 import types
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -35,6 +36,7 @@ STAGE_ENV = "SHORTCUT_BOOK_STAGE"  # set by shortcut.build: the staging tree the
 PROFILES_SUBDIR = Path("book") / "profiles"
 KEPT_FIGURES = Path("book") / "figures"  # figures of long runs kept in the repository (shortcut.kept)
 RESERVED_PROFILE_KEYS = ("description", "common")
+SCHEMA_FILE = "schema.yaml"  # book/profiles/schema.yaml: which values each parameter takes (shortcut.book.schema); not a profile
 
 # Names an IPython namespace holds that are not parameters.
 _IGNORED_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
@@ -69,9 +71,9 @@ def profiles_dir(root: Path | None = None) -> Path:
 
 
 def profile_names(root: Path | None = None) -> list[str]:
-    """The profiles there are: the ``*.yaml`` files in ``book/profiles/``, sorted."""
+    """The profiles there are: the ``*.yaml`` files in ``book/profiles/`` but the schema, sorted."""
     folder = profiles_dir(root)
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    return sorted(p.stem for p in folder.glob("*.yaml") if p.name != SCHEMA_FILE) if folder.is_dir() else []
 
 
 def profile_path(profile: str, root: Path | None = None) -> Path:
@@ -309,7 +311,9 @@ def configure(chapter: str, namespace: dict, *, show: bool = True) -> Params:
     * the resolved values are written back into ``namespace`` and returned as :class:`Params`.
 
     Raises ValueError, naming the culprit and the valid choices, for an unknown profile, a chapter
-    without a section in the profile, or a name in ``namespace`` that is not a parameter.
+    without a section in the profile, a name in ``namespace`` that is not a parameter, or a value the
+    chapter's entry in ``book/profiles/schema.yaml`` does not allow (see :mod:`shortcut.book.schema`);
+    warns (IgnoredParameterWarning) of a value that is set but will not be used.
     """
     root = find_root()
     profile = namespace.get("profile")
@@ -335,6 +339,12 @@ def configure(chapter: str, namespace: dict, *, show: bool = True) -> Params:
             values[name], sources[name] = default, f"profile {profile}"
         else:
             values[name], sources[name] = _coerce(value, default), "given"
+
+    # every value checked against book/profiles/schema.yaml before anything is made or run
+    from .schema import IgnoredParameterWarning, check
+
+    for message in check(chapter, values, root=root):
+        warnings.warn(message, IgnoredParameterWarning, stacklevel=2)
 
     # results_dir
     raw = given.get("results_dir")
