@@ -111,6 +111,11 @@ def fake_book(tmp_path, monkeypatch):
         "description": "big", "common": {"device": "auto"},
         "intro": {}, "dyn": {"depths": [2, 4, 8, 16], "lr": 0.01, "epochs": 1000, "label": "y"},
     }))
+    (root / "book" / "profiles" / "schema.yaml").write_text(yaml.safe_dump({  # shortcut.book.schema
+        "common": {"device": {"type": "device"}}, "intro": {},
+        "dyn": {"depths": {"type": "list", "of": "int", "min": 1}, "lr": {"type": "float", "above": 0},
+                "epochs": {"type": "int", "min": 1}, "label": {"type": "str"}},
+    }))
     monkeypatch.delenv(book.ROOT_ENV, raising=False)
     monkeypatch.chdir(root / "book")
     return root
