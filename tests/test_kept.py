@@ -22,6 +22,9 @@ def chapter(tmp_path, monkeypatch):
     (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/dyn\n")
     (root / "book" / "profiles" / "big.yaml").write_text(
         "description: big\ncommon: {device: cpu}\nintro: {}\ndyn: {depths: [2, 96], seeds: 10}\n")
+    (root / "book" / "profiles" / "schema.yaml").write_text(  # what shortcut.book.schema checks
+        "common: {device: {type: device}}\nintro: {}\n"
+        "dyn: {depths: {type: list, of: int, min: 1}, seeds: {type: int, min: 1}}\n")
     monkeypatch.setenv(book.ROOT_ENV, str(root))
     ns = {"profile": "big", "results_dir": str(tmp_path / "results"), "device": None, "depths": None, "seeds": 3}
     return root, book.configure("dyn", ns, show=False)
