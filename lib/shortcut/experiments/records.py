@@ -10,6 +10,10 @@ same run always lands in the same file. Non-finite floats (diverged runs) are st
 inside lists of numbers and read back as NaN. A write goes to a temporary file in the same folder
 and is renamed into place (``os.replace``), so a run interrupted mid-write leaves either the old
 record or none, never half of one; a sweep re-run skips every key that already has a record.
+
+A record that cannot be read (truncated, not JSON, not a schema-1 record, or holding another run's
+key) is never fatal: :func:`set_aside` renames it to ``<name>.corrupt`` (kept for a look, never
+deleted), logs a warning naming it, and the run counts as not done, so the next sweep recomputes it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -29,6 +34,13 @@ from typing import IO, Any, Iterator
 from .. import __version__
 
 SCHEMA = 1
+CORRUPT_SUFFIX = ".corrupt"
+
+log = logging.getLogger(__name__)
+
+
+class RecordError(ValueError):
+    """A run record that cannot be used: damaged, foreign, or another run's."""
 
 
 def _canonical(key: dict) -> str:
@@ -113,24 +125,59 @@ def write_record(root: str | os.PathLike, key: dict, data: dict, meta: dict | No
     return path
 
 
-def read_record(path: str | os.PathLike) -> Record:
-    """Read one record; a damaged or foreign file raises ValueError naming it."""
+def read_record(path: str | os.PathLike, key: dict | None = None) -> Record:
+    """Read one record; a damaged or foreign file, or (with ``key``) the record of another run, raises
+    :class:`RecordError` (a ValueError) naming it."""
     path = Path(path)
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"run record {path} cannot be read: {err}") from err
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not {"key", "data"} <= doc.keys():
-        raise ValueError(f"run record {path} is not a schema-{SCHEMA} record (needs 'schema', 'key', 'data')")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RecordError(f"run record {path} cannot be read: {err}") from err
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not {"key", "data"} <= doc.keys() \
+            or not isinstance(doc["key"], dict) or not isinstance(doc["data"], dict):
+        raise RecordError(f"run record {path} is not a schema-{SCHEMA} record (needs 'schema', 'key', 'data')")
+    if key is not None and _canonical(doc["key"]) != _canonical(_encode(key)):
+        raise RecordError(f"run record {path} holds the key {doc['key']} instead of {key}")
     return Record(key=doc["key"], data=_decode(doc["data"]), meta=doc.get("meta", {}), path=path)
 
 
+def set_aside(path: str | os.PathLike, reason: object = "") -> Path | None:
+    """Rename an unusable record to ``<name>.corrupt`` (``<name>.<i>.corrupt`` when that exists), never
+    deleting it, and log a warning naming both; returns the new path (None if it was already gone)."""
+    path = Path(path)
+    target, i = path.with_name(path.name + CORRUPT_SUFFIX), 1
+    while target.exists():
+        target, i = path.with_name(f"{path.name}.{i}{CORRUPT_SUFFIX}"), i + 1
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:  # set aside by another reader meanwhile
+        return None
+    log.warning("%s; moved aside to %s, and the run will be recomputed", reason or f"run record {path} is unusable",
+                target.name)
+    return target
+
+
+def usable_record(root: str | os.PathLike, key: dict) -> Record | None:
+    """The record of run ``key`` under ``root``; None when there is none, or when the one there cannot
+    be used (it is then set aside, see :func:`set_aside`)."""
+    path = record_path(root, key)
+    if not path.exists():
+        return None
+    try:
+        return read_record(path, key)
+    except RecordError as err:
+        set_aside(path, err)
+        return None
+
+
 def has_record(root: str | os.PathLike, key: dict) -> bool:
-    return record_path(root, key).exists()
+    """Whether run ``key`` has a usable record under ``root`` (an unusable one is set aside)."""
+    return usable_record(root, key) is not None
 
 
 def load_records(root: str | os.PathLike, **match: Any) -> list[Record]:
-    """Every record under ``root`` whose key contains ``match`` (e.g. ``model='2-shortcut'``), sorted by path."""
+    """Every record under ``root`` whose key contains ``match`` (e.g. ``model='2-shortcut'``), sorted by
+    path; a record that cannot be read is set aside (see :func:`set_aside`) and left out."""
     return [r for r in _iter(root) if all(r.key.get(k) == v for k, v in match.items())]
 
 
@@ -139,4 +186,7 @@ def _iter(root: str | os.PathLike) -> Iterator[Record]:
     if not root.exists():
         return
     for path in sorted(root.glob("*.json")):
-        yield read_record(path)
+        try:
+            yield read_record(path)
+        except RecordError as err:
+            set_aside(path, err)

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 
 from tqdm.std import tqdm
 
-from .records import has_record, write_record
+from .records import has_record, usable_record, write_record
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ def make_executor(kind: str = "inline", workers: int | None = None, address: str
 
 
 def pending(root, jobs: Iterable[dict]) -> list[dict]:
-    """The jobs that have no record under ``root`` yet."""
+    """The jobs that have no usable record under ``root`` yet (an unreadable one is set aside to
+    ``<name>.corrupt`` and its job counted as not done, see :func:`~.records.set_aside`)."""
     return [job for job in jobs if not has_record(root, job)]
 
 
@@ -87,15 +88,20 @@ def run_sweep(
     each record is written before the next job starts; all of them otherwise). A job that raises is
     logged and left without a record (a later run retries it); the first such error is re-raised once
     every other job has finished, so one bad job does not lose the rest.
+
+    Interrupted (Ctrl-C, i.e. KeyboardInterrupt, in this process or raised by a job): the records of
+    the jobs that finished are written, the jobs not started are cancelled, a warning says how many
+    runs have records and that a re-run does the rest, and the interruption is re-raised.
     """
     jobs = list(jobs)
-    todo = iter(pending(root, jobs))
-    n_todo = len(pending(root, jobs))
+    todo_jobs = pending(root, jobs)
+    todo, n_todo = iter(todo_jobs), len(todo_jobs)
     log.info("%s: %d jobs, %d with records already, %d to run", desc, len(jobs), len(jobs) - n_todo, n_todo)
     executor = executor or InlineExecutor()
     window = max_in_flight or (1 if isinstance(executor, InlineExecutor) else max(1, n_todo))
     in_flight: dict[Future, dict] = {}
     first_error: BaseException | None = None
+    n_written = 0
 
     def fill() -> None:
         while len(in_flight) < window:
@@ -105,18 +111,31 @@ def run_sweep(
             in_flight[executor.submit(fn, job)] = job
 
     with tqdm(total=n_todo, desc=desc, disable=not progress or n_todo == 0) as bar:
-        fill()
-        while in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for fut in done:
-                job = in_flight.pop(fut)
-                try:
-                    write_record(root, job, fut.result())
-                except Exception as err:  # noqa: BLE001
-                    log.error("%s: job %s failed: %r", desc, job, err)
-                    first_error = first_error or err
-                bar.update()
+        try:
             fill()
+            while in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    job = in_flight.pop(fut)
+                    try:
+                        write_record(root, job, fut.result())
+                        n_written += 1
+                    except Exception as err:  # noqa: BLE001
+                        log.error("%s: job %s failed: %r", desc, job, err)
+                        first_error = first_error or err
+                    bar.update()
+                fill()
+        except BaseException:  # Ctrl-C: keep every finished run, start no other
+            for fut, job in in_flight.items():
+                if fut.done() and not fut.cancelled() and fut.exception() is None:
+                    write_record(root, job, fut.result())
+                    n_written += 1
+                else:
+                    fut.cancel()
+            have = len(jobs) - n_todo + n_written
+            log.warning("%s: interrupted; %d of %d runs have records in %s; run it again to do the %d left",
+                        desc, have, len(jobs), root, len(jobs) - have)
+            raise
     if first_error is not None:
         raise first_error
     return n_todo
@@ -124,11 +143,8 @@ def run_sweep(
 
 def records_for(root, jobs: Iterable[dict]) -> list:
     """The run records of ``jobs`` under ``root``, in the order of ``jobs`` (a job without a record is
-    left out)."""
-    from .records import read_record, record_path
-
-    paths = [record_path(root, job) for job in jobs]
-    return [read_record(p) for p in paths if p.exists()]
+    left out; an unreadable one is set aside)."""
+    return [r for r in (usable_record(root, job) for job in jobs) if r is not None]
 
 
 def run_jobs(P, root, jobs: Iterable[dict], fn: Callable[[dict], dict], desc: str = "sweep") -> list:
