@@ -105,8 +105,12 @@ def chapter_entries(schema: Mapping[str, dict], chapter: str) -> dict[str, dict]
 # ---------------------------------------------------------------------------------------------------
 
 
-def _num(x: float) -> str:
+def _num(x: Any) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+_RULE_WORDS = (("min", ">= {}"), ("above", "> {}"), ("max", "<= {}"), ("multiple_of", "a multiple of {}"),
+               ("multiple_of_shortcuts", "a multiple of n for every n-shortcut in {}"), ("at_least", ">= {}"))
 
 
 def _allowed(entry: dict, item: bool = False) -> str:
@@ -116,19 +120,7 @@ def _allowed(entry: dict, item: bool = False) -> str:
     kind = entry["of"] if entry["type"] == "list" and not item else entry["type"]
     words = {"int": "an integer", "float": "a number", "str": "a non-empty string", "bool": "true or false",
              "path": "a folder path", "device": f"a device ({DEVICES})"}[kind]
-    rules = []
-    if "min" in entry:
-        rules.append(f">= {_num(entry['min'])}")
-    if "above" in entry:
-        rules.append(f"> {_num(entry['above'])}")
-    if "max" in entry:
-        rules.append(f"<= {_num(entry['max'])}")
-    if "multiple_of" in entry:
-        rules.append(f"a multiple of {entry['multiple_of']}")
-    if "multiple_of_shortcuts" in entry:
-        rules.append(f"a multiple of n for every n-shortcut in {entry['multiple_of_shortcuts']}")
-    if "at_least" in entry:
-        rules.append(f">= {entry['at_least']}")
+    rules = [text.format(_num(entry[rule])) for rule, text in _RULE_WORDS if rule in entry]
     if "choices" in entry:
         words = "one of " + ", ".join(repr(c) for c in entry["choices"])
         if "pattern" in entry:
