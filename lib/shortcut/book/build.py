@@ -1,25 +1,35 @@
 """Build the book: execute every chapter with papermill at one profile, then one jupyter-book build.
 
-    python -m shortcut.build --profile default [--chapters NAME ...] [-p chapter.param=value ...]
-                             [--force] [--strict] [--build-dir DIR] [--results-dir DIR] [--list]
+    python -m shortcut.book.build --profile default [--chapters NAME ...] [-p chapter.param=value ...]
+                                  [--force] [--strict] [--build-dir DIR] [--results-dir DIR] [--list]
 
 1. Each notebook page of ``_toc.yml`` (a Jupytext MyST ``book/<name>.md``) is converted to
    ``<build>/<profile>/notebooks/<name>.ipynb`` and executed by papermill (kernel ``python3``, working
-   directory ``book/``, parameters ``profile``, ``results_dir`` and the ``-p`` overrides) into the
-   staging tree ``<build>/<profile>/site-src/`` that mirrors the repository: ``_config.yml``,
-   ``_toc.yml``, ``references.bib``, ``book/*.ipynb`` and every other file under ``book/`` (figures,
-   ``_static``, plain markdown pages). The toc's root page (the intro, which shows the verdicts of
-   the others) runs last.
+   directory ``book/``, parameters ``profile``, ``results_dir`` and the ``-p`` overrides) into
+   ``<build>/<profile>/running/``; when it has run to the end it moves into the staging tree
+   ``<build>/<profile>/site-src/`` that mirrors the repository (``_config.yml``, ``_toc.yml``,
+   ``references.bib``, ``book/*.ipynb`` and every other file under ``book/``). A chapter that fails
+   or is interrupted leaves its notebook in ``<build>/<profile>/failed/`` instead, so no later site
+   build picks up half a chapter. The toc's root page (the intro, which shows the verdicts of the
+   others) runs last. Before a chapter runs, its verdict file is deleted: its verdicts are replaced,
+   not merged.
 2. A chapter runs again only when its source, any file under ``lib/shortcut/``, its kept figures
-   (``book/figures/<chapter>/``), the profile or its overrides changed (a hash is kept next to the
-   executed notebook); ``--force`` runs them all. The root page runs again whenever any chapter ran,
-   or when the recorded verdicts changed.
+   (``book/figures/<chapter>/``), its section of the profile (with ``common:`` and the description)
+   or its overrides changed (a hash is kept next to the executed notebook, with the hash of each of
+   those parts, so the build says which changed); ``--force`` runs them all. The root page runs
+   again whenever any chapter ran, or when the recorded verdicts or kept figures changed.
 3. One ``jupyter-book build`` of the staging tree (no execution, warnings are errors: ``-W -n
    --keep-going``), copied to ``<build>/html`` for the default profile, ``<build>/<profile>/html``
-   otherwise.
+   otherwise. Before it, each page's labels are qualified with its name and references to pages
+   not in this site become plain text (``shortcut.book.labels``).
+
+``--results-dir`` without ``--build-dir`` builds into ``<results-dir>/_build``: a results folder
+other than the book's never writes the book's site. A build folder remembers the results folder it
+was built from and refuses another one (exit status 2).
 
 Exit status: 0 built; 1 a chapter or the site build failed; 2 a bad command line (unknown profile,
-chapter or parameter, malformed override), found before anything runs.
+chapter or parameter, malformed override, a build folder of another results folder), found before
+anything runs; 130 interrupted (Ctrl-C): one line says what was kept and how to resume.
 """
 
 from __future__ import annotations
@@ -40,10 +50,13 @@ from typing import Any
 
 import yaml
 
+from . import labels
 from . import profiles as book
+from .verdicts import _page_title
 
 HASH_SUFFIX = ".sha256"
-HASH_VERSION = "shortcut.build/1"
+HASH_VERSION = "shortcut.build/2"
+RESULTS_MARK = "results-dir"  # <build>/<profile>/results-dir: the results folder this build folder shows
 ROOT_FILES = ("_config.yml", "_toc.yml", "references.bib")
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "_build"}
 _OVERRIDE = re.compile(r"^(?P<chapter>[A-Za-z0-9_\-]+)\.(?P<param>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)$", re.S)
@@ -80,6 +93,8 @@ class Plan:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     force: bool = False
     strict: bool = False
+    executed: list[str] = field(default_factory=list)  # chapters run to the end by this build, in order
+    started: float = field(default_factory=time.time)
 
     @property
     def notebooks(self) -> list[Page]:
@@ -100,6 +115,14 @@ class Plan:
     @property
     def site(self) -> Path:
         return self.build_dir / "html" if self.profile == "default" else self.profile_dir / "html"
+
+    @property
+    def running(self) -> Path:
+        return self.profile_dir / "running"
+
+    @property
+    def failed(self) -> Path:
+        return self.profile_dir / "failed"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -123,7 +146,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--strict", action="store_true",
         help="also fail when a chapter's notebook is missing or stale, and check the built site's links",
     )
-    ap.add_argument("--build-dir", type=Path, help="where builds go (default: <root>/_build)")
+    ap.add_argument("--build-dir", type=Path,
+                    help="where builds go (default: <root>/_build; <results-dir>/_build when --results-dir is given)")
     ap.add_argument("--results-dir", type=Path, help="where chapters write results and verdicts (default: <build-dir>/results/<profile>)")
     ap.add_argument("--no-site", action="store_true", help="execute the chapters but do not build the site")
     ap.add_argument("--list", action="store_true", help="list the profiles, the chapters and their parameters, and stop")
@@ -195,9 +219,38 @@ def make_plan(args: argparse.Namespace) -> Plan:
     except ValueError as err:
         raise UsageError(str(err)) from err
 
-    build_dir = (args.build_dir or root / "_build").expanduser().resolve()
-    results_dir = (args.results_dir or build_dir / "results" / args.profile).expanduser().resolve()
-    return Plan(root, args.profile, data, build_dir, results_dir, pages, selected, overrides, args.force, args.strict)
+    build_dir, results_dir = build_and_results_dirs(root, args.profile, args.build_dir, args.results_dir)
+    plan = Plan(root, args.profile, data, build_dir, results_dir, pages, selected, overrides, args.force, args.strict)
+    check_results_dir(plan)
+    return plan
+
+
+def build_and_results_dirs(root: Path, profile: str, build_dir: Path | None, results_dir: Path | None) -> tuple[Path, Path]:
+    """The build and results folders. The book's results folder is ``<root>/_build/results/<profile>``;
+    a build of another results folder (``--results-dir`` without ``--build-dir``) goes to
+    ``<results-dir>/_build``, so it never overwrites the book's site."""
+    default_build = (root / "_build").resolve()
+    results = results_dir.expanduser().resolve() if results_dir is not None else None
+    if build_dir is not None:
+        build = build_dir.expanduser().resolve()
+    elif results is None or results == default_build / "results" / profile:
+        build = default_build
+    else:
+        build = results / "_build"
+    return build, results if results is not None else build / "results" / profile
+
+
+def check_results_dir(plan: Plan) -> None:
+    """A build folder shows one results folder: refuse to build it from another one."""
+    mark = plan.profile_dir / RESULTS_MARK
+    if mark.is_file():
+        before = mark.read_text(encoding="utf-8").strip()
+        if before and Path(before) != plan.results_dir:
+            raise UsageError(
+                f"the build folder {plan.profile_dir} holds the site of results folder {before}, not of "
+                f"{plan.results_dir}; give this results folder its own --build-dir (or leave --build-dir out: "
+                f"it then defaults to {plan.results_dir / '_build'}), or delete {plan.profile_dir}"
+            )
 
 
 def list_book(plan: Plan) -> None:
@@ -218,8 +271,11 @@ def list_book(plan: Plan) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _sha(h: "hashlib._Hash", label: str, data: bytes) -> None:
-    h.update(label.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+def _digest(*chunks: tuple[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for label, data in chunks:
+        h.update(label.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return h.hexdigest()
 
 
 def library_files(root: Path) -> list[Path]:
@@ -230,26 +286,50 @@ def library_files(root: Path) -> list[Path]:
     )
 
 
-def kept_files(root: Path, chapter: str) -> list[Path]:
-    """The figures kept for ``chapter`` (``book/figures/<chapter>/``, see ``shortcut.kept``): its page reads them."""
-    folder = root / book.KEPT_FIGURES / chapter
+def kept_files(root: Path, chapter: str | None) -> list[Path]:
+    """The figures kept for ``chapter`` (``book/figures/<chapter>/``, see ``shortcut.kept``): its page
+    reads them. ``chapter=None``: every chapter's (the root page shows them all)."""
+    folder = root / book.KEPT_FIGURES / (chapter or "")
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
 
 
+def profile_section(data: dict, chapter: str) -> bytes:
+    """What a chapter reads of a profile: the description, ``common:`` and its own section."""
+    section = {"description": data["description"], "common": data["common"],
+               "chapter": data["chapters"].get(chapter, {})}
+    return json.dumps(section, sort_keys=True, default=str).encode()
+
+
+#: What a chapter's hash covers, in words (the staleness report names the parts that changed).
+PARTS = {
+    "source": "its source", "library": "the library (lib/shortcut/)", "kept": "its kept figures",
+    "profile": "its profile section", "overrides": "its -p overrides", "results_dir": "the results folder",
+    "verdicts": "the recorded verdicts",
+}
+
+
+def fingerprint_parts(plan: Plan, page: Page, extra: list[Path] = ()) -> dict[str, str]:
+    """The hash of each input of ``page``: its source, the library, its kept figures (every kept
+    figure for the root page), its profile section, its overrides, the results folder, and ``extra``
+    files (the verdicts, for the root page)."""
+    root_page = page is plan.pages[0]
+    files = lambda paths, tag: [(tag + p.relative_to(plan.root).as_posix(), p.read_bytes()) for p in paths]  # noqa: E731
+    parts = {
+        "source": _digest(("source", page.source.read_bytes())),
+        "library": _digest(*files(library_files(plan.root), "lib:")),
+        "kept": _digest(*files(kept_files(plan.root, None if root_page else page.name), "kept:")),
+        "profile": _digest(("profile", profile_section(plan.profile_data, page.name))),
+        "overrides": _digest(("overrides", json.dumps(plan.overrides.get(page.name, {}), sort_keys=True, default=str).encode())),
+        "results_dir": _digest(("results_dir", str(plan.results_dir).encode())),
+    }
+    if extra:
+        parts["verdicts"] = _digest(*[("extra:" + p.name, p.read_bytes()) for p in extra])
+    return parts
+
+
 def fingerprint(plan: Plan, page: Page, extra: list[Path] = ()) -> str:
-    h = hashlib.sha256()
-    _sha(h, "version", HASH_VERSION.encode())
-    _sha(h, "source", page.source.read_bytes())
-    for p in library_files(plan.root):
-        _sha(h, "lib:" + p.relative_to(plan.root).as_posix(), p.read_bytes())
-    for p in kept_files(plan.root, page.name):
-        _sha(h, "kept:" + p.relative_to(plan.root).as_posix(), p.read_bytes())
-    _sha(h, "profile", plan.profile_data["path"].read_bytes())
-    _sha(h, "overrides", json.dumps(plan.overrides.get(page.name, {}), sort_keys=True, default=str).encode())
-    _sha(h, "results_dir", str(plan.results_dir).encode())
-    for p in extra:
-        _sha(h, "extra:" + p.name, p.read_bytes())
-    return h.hexdigest()
+    parts = fingerprint_parts(plan, page, extra)
+    return _digest(("version", HASH_VERSION.encode()), *[(k, v.encode()) for k, v in sorted(parts.items())])
 
 
 def executed_path(plan: Plan, page: Page) -> Path:
@@ -261,9 +341,36 @@ def hash_path(plan: Plan, page: Page) -> Path:
     return out.with_name(out.name + HASH_SUFFIX)
 
 
+def failed_path(plan: Plan, page: Page) -> Path:
+    return plan.failed / f"{page.page}.ipynb"
+
+
+def write_hash(plan: Plan, page: Page, extra: list[Path] = ()) -> None:
+    parts = fingerprint_parts(plan, page, extra)
+    record = {"digest": fingerprint(plan, page, extra), "version": HASH_VERSION, "parts": parts}
+    hash_path(plan, page).write_text(json.dumps(record, indent=1) + "\n")
+
+
+def read_hash(plan: Plan, page: Page) -> dict:
+    try:
+        record = json.loads(hash_path(plan, page).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def is_current(plan: Plan, page: Page, digest: str) -> bool:
-    hp, out = hash_path(plan, page), executed_path(plan, page)
-    return out.is_file() and hp.is_file() and hp.read_text().strip() == digest
+    return executed_path(plan, page).is_file() and read_hash(plan, page).get("digest") == digest
+
+
+def what_changed(plan: Plan, page: Page, extra: list[Path] = ()) -> str:
+    """Which inputs of an executed chapter changed since it ran, in words."""
+    before = read_hash(plan, page).get("parts")
+    if not isinstance(before, dict):
+        return "it was executed by another version of the build, which kept no hash of its inputs"
+    now = fingerprint_parts(plan, page, extra)
+    changed = [PARTS.get(k, k) for k in now if before.get(k) != now[k]]
+    return (", ".join(changed) or "the build's hash format") + " changed"
 
 
 def stage_static(plan: Plan) -> None:
@@ -368,41 +475,71 @@ def _papermill_logging() -> None:
     logger.propagate = False
 
 
+def _kernel_manager(log: Any) -> type:
+    """A kernel manager whose kernel writes its own stderr (start-up warnings, the kernel's dying
+    words) to the open file ``log`` rather than to the build's terminal."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+            cmd, kw = await super()._async_pre_start_kernel(**kw)
+            kw["stderr"] = log
+            return cmd, kw
+
+    return LoggedKernelManager
+
+
 def execute(plan: Plan, page: Page) -> float:
-    """Run one chapter; returns its wall time. Raises ChapterFailed with papermill's message."""
+    """Run one chapter into ``<build>/<profile>/running/``; returns its wall time. On success the
+    notebook moves into the staging tree (hash first); on failure or interruption it moves to
+    ``<build>/<profile>/failed/`` and ChapterFailed (or KeyboardInterrupt) says where."""
     import nbformat
     import papermill as pm
 
     src = convert(plan, page)
-    out = executed_path(plan, page)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    hash_path(plan, page).unlink(missing_ok=True)
+    out, running, failed = executed_path(plan, page), plan.running / f"{page.page}.ipynb", failed_path(plan, page)
+    # What an earlier run left is out of date from now on: the page, its hash, its verdicts, a failed try.
+    for stale in (hash_path(plan, page), out, failed, running, plan.results_dir / "verdicts" / f"{page.name}.json"):
+        stale.unlink(missing_ok=True)
+    running.parent.mkdir(parents=True, exist_ok=True)
     params = {"profile": plan.profile, "results_dir": str(plan.results_dir), **plan.overrides.get(page.name, {})}
     shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
     print(f"==> {page.name}: executing {page.source.relative_to(plan.root)} ({shown})", flush=True)
     _papermill_logging()
+    log_path = plan.profile_dir / "logs" / f"{page.name}.kernel.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     try:
-        pm.execute_notebook(
-            str(src), str(out), parameters=params, kernel_name="python3", cwd=str(page.source.parent),
-            log_output=True, progress_bar=sys.stderr.isatty(), request_save_on_cell_execute=True,
-        )
-    except pm.PapermillExecutionError as err:
-        tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(err.traceback or []))
-        raise ChapterFailed(f"chapter {page.name!r} failed (cell [{err.exec_count}]): {err.ename}: {err.evalue}\n"
-                            f"{tb}\n"
-                            f"  the executed notebook, with the error and its traceback: {out}") from err
-    except Exception as err:  # kernel died, timeout, missing kernel ...
+        with open(log_path, "wb") as log:
+            pm.execute_notebook(
+                str(src), str(running), parameters=params, kernel_name="python3", cwd=str(page.source.parent),
+                log_output=True, progress_bar=sys.stderr.isatty(), request_save_on_cell_execute=True,
+                kernel_manager_class=_kernel_manager(log),
+            )
+    except BaseException as err:
+        if running.is_file():
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(running, failed)
+        where = f"{failed if failed.is_file() else 'none was written'}; the kernel's own log: {log_path}"
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        if isinstance(err, pm.PapermillExecutionError):
+            tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(err.traceback or []))
+            raise ChapterFailed(f"chapter {page.name!r} failed (cell [{err.exec_count}]): {err.ename}: {err.evalue}\n"
+                                f"{tb}\n"
+                                f"  the executed notebook, with the error and its traceback (left out of the site): "
+                                f"{where}") from err
+        # kernel died, timeout, missing kernel ...
         raise ChapterFailed(f"chapter {page.name!r} failed: {type(err).__name__}: {err}\n"
-                            f"  the (partly) executed notebook: {out}") from err
+                            f"  the (partly) executed notebook (left out of the site): {where}") from err
     # Hide papermill's injected-parameters cell on the page: the chapter's parameter table shows the
     # resolved values, with where each came from.
-    nb = nbformat.read(out, as_version=4)
+    nb = nbformat.read(running, as_version=4)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
-    nbformat.write(nb, out)
+    nbformat.write(nb, running)
     return time.time() - t0
 
 
@@ -420,7 +557,7 @@ def run_chapters(plan: Plan) -> tuple[list[str], list[str]]:
     notebooks = plan.notebooks
     root_page = plan.pages[0] if plan.pages[0].kind == "notebook" else None
     order = [p for p in notebooks if p is not root_page] + ([root_page] if root_page else [])
-    executed: list[str] = []
+    executed = plan.executed
     stale: list[str] = []
     for page in order:
         is_root = page is root_page
@@ -433,20 +570,28 @@ def run_chapters(plan: Plan) -> tuple[list[str], list[str]]:
         if not wanted:
             if not executed_path(plan, page).is_file():
                 stale.append(page.name)
-                print(f"==> {page.name}: never executed at profile {plan.profile!r}; left out of the site")
+                if failed_path(plan, page).is_file():
+                    print(f"==> {page.name}: its last run at profile {plan.profile!r} failed or was interrupted "
+                          f"({failed_path(plan, page)}); left out of the site")
+                else:
+                    print(f"==> {page.name}: never executed at profile {plan.profile!r}; left out of the site")
             elif not current:
                 stale.append(page.name)
-                print(f"==> {page.name}: NOT re-executed although its sources changed (not in --chapters)")
+                print(f"==> {page.name}: NOT re-executed although {what_changed(plan, page, extra)} "
+                      "(not in --chapters); the site shows its last run")
             continue
         if current and not plan.force and not (is_root and executed):
             print(f"==> {page.name}: up to date ({executed_path(plan, page).relative_to(plan.build_dir)})")
             continue
         seconds = execute(plan, page)
-        if is_root:  # verdicts may have been written while it ran; hash what it saw
-            digest = fingerprint(plan, page, verdict_files(plan))
-        hash_path(plan, page).write_text(digest + "\n")
+        # Hash what it saw (the root page: the verdicts as they are now), then move it into the site.
+        running = plan.running / f"{page.page}.ipynb"
+        out = executed_path(plan, page)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_hash(plan, page, verdict_files(plan) if is_root else [])
+        os.replace(running, out)
         executed.append(page.name)
-        print(f"==> {page.name}: done in {seconds:.1f} s -> {executed_path(plan, page)}", flush=True)
+        print(f"==> {page.name}: done in {seconds:.1f} s -> {out}", flush=True)
     missing = [p.name for p in notebooks if not executed_path(plan, p).is_file()]
     if plan.strict and (stale or missing):
         raise ChapterFailed(
@@ -466,8 +611,67 @@ def jupyter_book_command() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "jupyter_book.cli.main"]
 
 
+_ORIGINAL = "shortcut_source"  # a staged markdown cell's source before qualify_labels rewrote it
+
+
+def qualify_labels(plan: Plan, left_out: list[str]) -> list[str]:
+    """Rewrite the markdown of every staged page (see ``shortcut.book.labels``): its own labels get
+    its name as a prefix, references to pages left out of this site become plain text. A notebook
+    keeps each cell's original source in its metadata, so the next site build starts from it.
+    Returns hints for references that name another page's label without its page."""
+    import nbformat
+
+    names = [p.name for p in plan.pages]
+    present = [n for n in names if n not in left_out]
+    titles = {p.name: _page_title(plan.root, p.page) for p in plan.pages}
+    texts: dict[str, list[str]] = {}  # page -> its markdown (the source's, for notebooks: every markdown cell)
+    staged: dict[str, tuple[Path, Any]] = {}
+    for page in plan.pages:
+        if page.name in left_out:
+            continue
+        path = plan.stage / (f"{page.page}.ipynb" if page.kind == "notebook" else page.source.relative_to(plan.root))
+        if page.kind == "notebook":
+            if not path.is_file():
+                continue
+            nb = nbformat.read(path, as_version=4)
+            cells = [c for c in nb.cells if c.cell_type == "markdown"]
+            texts[page.name] = [c.metadata.get(_ORIGINAL, c.source) for c in cells]
+            staged[page.name] = (path, nb)
+        else:
+            texts[page.name] = [page.source.read_text(encoding="utf-8")]
+            staged[page.name] = (path, None)
+    defined = {name: set().union(*map(labels.defined_labels, t)) for name, t in texts.items()}
+    hints: list[str] = []
+    for page in plan.pages:
+        if page.name not in staged:
+            continue
+        path, nb = staged[page.name]
+        here = Path(page.page).parent.as_posix()
+        new = [labels.qualify(t, page.name, defined[page.name], names, present, titles, here) for t in texts[page.name]]
+        for t in texts[page.name]:
+            hints += [f"{page.source.relative_to(plan.root)}: {h}" for h in labels.unresolved(
+                t, defined[page.name], names, lambda x: sorted(n for n, d in defined.items() if x in d and n != page.name))]
+        if nb is None:
+            path.write_text(new[0], encoding="utf-8")
+            continue
+        cells = [c for c in nb.cells if c.cell_type == "markdown"]
+        changed = False
+        for cell, original, text in zip(cells, texts[page.name], new):
+            if cell.source != text:
+                cell.source, changed = text, True
+            if text != original and cell.metadata.get(_ORIGINAL) != original:
+                cell.metadata[_ORIGINAL], changed = original, True
+            elif text == original and _ORIGINAL in cell.metadata:
+                del cell.metadata[_ORIGINAL]
+                changed = True
+        if changed:
+            nbformat.write(nb, path)
+    return hints
+
+
 def build_site(plan: Plan, left_out: list[str]) -> Path:
     write_stage_toc(plan, {p.page for p in plan.notebooks if p.name in left_out})
+    hints = qualify_labels(plan, left_out)
     out = plan.stage / "_build"
     if out.exists():
         shutil.rmtree(out)
@@ -476,17 +680,22 @@ def build_site(plan: Plan, left_out: list[str]) -> Path:
     problems: list[str] = []
     with subprocess.Popen(cmd, cwd=plan.stage, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           bufsize=1) as proc:
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            plain = _ANSI.sub("", line).strip()
-            if re.search(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b", plain):
-                problems.append(plain)
-        proc.wait()
+        try:
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                plain = _ANSI.sub("", line).strip()
+                if re.search(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b", plain):
+                    problems.append(plain)
+            proc.wait()
+        except BaseException:  # Ctrl-C: do not leave jupyter-book running
+            proc.kill()
+            raise
     html = out / "html"
     if proc.returncode != 0 or not (html / "index.html").is_file():
         where = "\n".join("  " + locate_problem(plan, p) for p in problems)
+        hint = "".join(f"\n  hint: {h}" for h in hints)
         raise ChapterFailed(
-            f"jupyter-book build failed (exit {proc.returncode}); warnings are errors:\n{where}\n"
+            f"jupyter-book build failed (exit {proc.returncode}); warnings are errors:\n{where}{hint}\n"
             f"  the staged sources are in {plan.stage}"
         )
     site = plan.site
@@ -530,6 +739,22 @@ def check_site(plan: Plan, site: Path) -> None:
         raise ChapterFailed(f"the site check found problems in {site} (see above)")
 
 
+def interrupted(plan: Plan) -> str:
+    """What an interrupted build kept and how to resume, in one line."""
+    left = sorted(plan.running.rglob("*.ipynb")) if plan.running.is_dir() else []
+    for nb in left:  # a chapter stopped mid-run: its notebook goes where no site build looks
+        dst = plan.failed / nb.relative_to(plan.running)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(nb, dst)
+    failed = sorted(p for p in plan.failed.rglob("*.ipynb") if p.stat().st_mtime >= plan.started) if plan.failed.is_dir() else []
+    records = [p for p in plan.results_dir.rglob("*.json") if p.stat().st_mtime >= plan.started
+               and "verdicts" not in p.relative_to(plan.results_dir).parts] if plan.results_dir.is_dir() else []
+    done = f"chapters run to the end: {', '.join(plan.executed)}" if plan.executed else "no chapter ran to the end"
+    stopped = f"; the half-run notebook: {', '.join(map(str, failed))}" if failed else ""
+    return (f"kept: {done}; {len(records)} run record(s) written under {plan.results_dir}{stopped}. "
+            f"To resume, run the same command again: finished chapters and runs are not repeated.")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -540,10 +765,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         list_book(plan)
         return 0
-    t0 = time.time()
+    t0 = plan.started
     print(f"==> profile {plan.profile!r}: {plan.profile_data['description']}")
     print(f"==> results: {plan.results_dir}")
     try:
+        plan.profile_dir.mkdir(parents=True, exist_ok=True)
+        (plan.profile_dir / RESULTS_MARK).write_text(f"{plan.results_dir}\n", encoding="utf-8")
         stage_static(plan)
         executed, left_out = run_chapters(plan)
         if args.no_site:
@@ -555,9 +782,12 @@ def main(argv: list[str] | None = None) -> int:
     except ChapterFailed as err:
         print(f"shortcut.build: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"\nshortcut.build: interrupted; {interrupted(plan)}", file=sys.stderr, flush=True)
+        return 130
     print(f"==> executed: {', '.join(executed) or 'nothing (all up to date)'}; {time.time() - t0:.0f} s in all")
     if left_out:
-        print(f"==> left out of the site (never executed at this profile): {', '.join(left_out)}")
+        print(f"==> left out of the site (not run to the end at this profile): {', '.join(left_out)}")
     print(f"==> the site: {site / 'index.html'}")
     return 0
 

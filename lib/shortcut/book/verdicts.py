@@ -11,6 +11,7 @@ import datetime as _dt
 import html
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -60,9 +61,17 @@ class Verdict(dict):
         )
 
 
+#: This process's run: a chapter's verdict file holds the verdicts of one execution (one kernel).
+_RUN = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
 def record_verdict(P: Any, figure: str, claim: str, verdict: str, scale: Any, detail: str = "") -> Verdict:
     """Record (or update) the verdict on ``figure`` of chapter ``P.chapter`` in
     ``P.results_dir/verdicts/<chapter>.json`` (written atomically) and return it for display.
+
+    The file holds the verdicts of one execution of the chapter: the first verdict a new process
+    (kernel) records replaces the file, so a figure the chapter no longer produces disappears;
+    later ones in the same process are added (or replace the same figure's).
 
     ``verdict`` is one of :data:`VERDICTS`; ``scale`` a string or a mapping such as
     ``{"samples": 1000, "depths": [2, 4, 8], "runs": 3}``; ``detail`` says what the numbers were.
@@ -75,11 +84,11 @@ def record_verdict(P: Any, figure: str, claim: str, verdict: str, scale: Any, de
     chapter = P.chapter
     profile = getattr(P, "profile", "")
     path = Path(P.results_dir) / "verdicts" / f"{chapter}.json"
-    data: dict = {"chapter": chapter, "profile": profile, "verdicts": {}}
+    data: dict = {"chapter": chapter, "profile": profile, "run": _RUN, "verdicts": {}}
     if path.exists():
         with open(path, encoding="utf-8") as fh:
             old = json.load(fh)
-        if isinstance(old, dict) and isinstance(old.get("verdicts"), dict):
+        if isinstance(old, dict) and old.get("run") == _RUN and isinstance(old.get("verdicts"), dict):
             data["verdicts"] = old["verdicts"]
     entry = {
         "claim": claim.strip(),
