@@ -747,8 +747,8 @@ def interrupted(plan: Plan) -> str:
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(nb, dst)
     failed = sorted(p for p in plan.failed.rglob("*.ipynb") if p.stat().st_mtime >= plan.started) if plan.failed.is_dir() else []
-    records = [p for p in plan.results_dir.rglob("*.json") if p.stat().st_mtime >= plan.started
-               and "verdicts" not in p.relative_to(plan.results_dir).parts] if plan.results_dir.is_dir() else []
+    records = [p for p in plan.results_dir.rglob("*.json") if p.is_file() and p.stat().st_mtime >= plan.started
+               and not {"verdicts", "figures"} & set(p.relative_to(plan.results_dir).parts)] if plan.results_dir.is_dir() else []
     done = f"chapters run to the end: {', '.join(plan.executed)}" if plan.executed else "no chapter ran to the end"
     stopped = f"; the half-run notebook: {', '.join(map(str, failed))}" if failed else ""
     return (f"kept: {done}; {len(records)} run record(s) written under {plan.results_dir}{stopped}. "
@@ -793,4 +793,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before anything ran (the run itself reports what it kept)
+        print("\nshortcut.build: interrupted before any chapter ran; nothing was changed", file=sys.stderr)
+        sys.exit(130)
