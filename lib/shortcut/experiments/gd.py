@@ -74,6 +74,8 @@ def train_gd(
 ) -> History:
     """Train B models by full-batch GD: ``θ ← θ − lr·∇L(θ)`` for ``epochs`` epochs.
 
+    ``loss`` is a :class:`Loss`, or any pure function of θ with the ``net`` it trains and, where θ
+    holds more than that net's weights (a gated scheme's gates), an ``avg_frobenius(θ)`` of its own.
     ``theta0`` is (B, P) or (P,) (then broadcast to every learning rate); ``lrs`` has B entries.
     With ``hessian_every = k > 0`` the exact Hessian of every live run is summarised at epochs
     0, k, 2k, … and at the last epoch.
@@ -90,6 +92,7 @@ def train_gd(
         raise ValueError(f"theta0 holds {theta.shape[0]} models but lrs has {lr.numel()} rates")
     B = theta.shape[0]
     step = vmap(grad_and_value(loss))
+    frobenius = getattr(loss, "avg_frobenius", None) or (lambda th: avg_frobenius(loss.net, th))
     nan = torch.tensor(float("nan"), dtype=theta.dtype, device=theta.device)
     rec = {k: torch.full((epochs + 1, B), float("nan"), dtype=theta.dtype, device=theta.device)
            for k in ("loss", "grad_norm", "frob")}
@@ -106,7 +109,7 @@ def train_gd(
         alive_rec[epoch] = alive
         rec["loss"][epoch] = torch.where(alive, value, nan)
         rec["grad_norm"][epoch] = torch.where(alive, g.norm(dim=1), nan)
-        rec["frob"][epoch] = torch.where(alive, avg_frobenius(loss.net, theta), nan)
+        rec["frob"][epoch] = torch.where(alive, frobenius(theta), nan)
         if epoch in h_epochs:
             j = h_epochs.index(epoch)
             for b in np.flatnonzero(alive.cpu().numpy()):
