@@ -18,13 +18,12 @@ from shortcut.experiments.cifar import (
     load_checkpoint,
     load_images,
     lr_at,
-    standin_warning,
     train,
     train_job,
 )
 from shortcut.science.data import DataError
 from formats import write_cifar10_batch
-from shortcut.science.preresnet import PreResNet, Unit, avg_frobenius, count_params, units_per_stage, valid_depths
+from shortcut.science.preresnet import PreResNet, Unit, admits, count_params, mean_weight_norm, units_per_stage, valid_depths
 
 TINY = {"dataset": "standin", "n": 2, "depth": 8, "seed": 0, "width": 0.25, "n_train": 40, "n_test": 20}
 
@@ -72,6 +71,10 @@ def test_depth_validation_names_depth_n_and_the_nearest_valid_depths():
     assert valid_depths((1, 2, 3, 4), 150) == [38, 74, 110, 146]
     assert valid_depths([2], 20) == [8, 14, 20]
     assert valid_depths([1, 2, 4], 40) == [14, 26, 38]
+    assert [d for d in range(40) if admits(d, 2)] == valid_depths([2], 40)    # the same rule
+    assert admits(38, 4) and not admits(20, 4) and not admits(2, 1) and not admits(20.0, 2)
+    with pytest.raises(ValueError, match="n=0"):
+        admits(20, 0)
 
 
 def test_first_unit_has_no_leading_bn_relu_and_stage_heads_preactivate_both_paths():
@@ -111,7 +114,7 @@ def test_initialisation_and_average_frobenius_norm():
     assert not net.fc.bias.any()
     ws = [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     assert len(ws) == 38                                # D weight layers
-    assert avg_frobenius(net) == pytest.approx(float(np.mean([w.norm().item() for w in ws])), rel=1e-6)
+    assert mean_weight_norm(net) == pytest.approx(float(np.mean([w.norm().item() for w in ws])), rel=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -126,7 +129,6 @@ def test_standin_is_named_split_and_normalised():
     assert torch.allclose(d.x_train.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-3)
     small = load_images("standin", n_train=40, n_test=20)
     assert np.bincount(small.y_train.numpy()).tolist() == [4] * 10
-    assert "NOT CIFAR-10" in repr(standin_warning("standin")) and standin_warning("cifar10") is None
 
 
 def test_cifar10_data_dir_errors_say_where_to_put_the_data(tmp_path):
@@ -230,3 +232,21 @@ def test_a_checkpoint_with_code_is_refused(tmp_path):
 def test_job_keys_are_checked():
     with pytest.raises(ValueError, match=r"missing keys \['epochs'\].*unknown keys \['lr_drops'\]"):
         train_job({**TINY, "lr_drops": [1]})
+
+
+def test_a_job_works_out_its_milestones_once_and_runs_on_one_cpu_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out = train_job({**TINY, "epochs": 3}, device="cpu")
+        assert torch.get_num_threads() == 1                          # device.cpu_single_thread
+    finally:
+        torch.set_num_threads(before)
+    assert out["milestones"] == out["config"]["milestones"] == default_milestones(3)
+    given = train_job({**TINY, "epochs": 1, "milestones": [5, 9]}, device="cpu")
+    assert given["milestones"] == given["config"]["milestones"] == [5, 9]
+
+
+def test_units_keep_only_what_they_use():
+    unit = Unit(4, 8, n=2, stride=2, preact="both", shortcut="A")
+    assert not hasattr(unit, "preact_type") and not hasattr(unit, "shortcut_type")

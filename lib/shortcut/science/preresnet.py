@@ -47,10 +47,11 @@ __all__ = [
     "Unit",
     "stage_channels",
     "units_per_stage",
+    "admits",
     "valid_depths",
     "nearest_valid_depths",
     "count_params",
-    "avg_frobenius",
+    "mean_weight_norm",
     "weight_tensors",
 ]
 
@@ -97,6 +98,17 @@ def units_per_stage(depth: int, n: int = 2) -> int:
     return (depth - 2) // (3 * n)
 
 
+def admits(depth: int, n: int = 2) -> bool:
+    """Whether ``depth`` is a valid total depth for shortcut depth ``n`` (:func:`units_per_stage`'s rule:
+    ``depth - 2`` a positive multiple of ``3 n``). A value of ``n`` that is no shortcut depth raises."""
+    _check_n(n)
+    try:
+        units_per_stage(depth, n)
+    except ValueError:
+        return False
+    return True
+
+
 def valid_depths(ns: Iterable[int] = (1, 2, 3, 4), max_depth: int = 1082, min_depth: int = 3) -> list[int]:
     """Depths in ``[min_depth, max_depth]`` valid for every shortcut depth n of ``ns``.
 
@@ -128,7 +140,7 @@ class Unit(nn.Module):
             raise ValueError(f"preact={preact!r}; allowed: 'residual', 'none', 'both'")
         if shortcut not in SHORTCUT_TYPES:
             raise ValueError(f"shortcut={shortcut!r}; allowed: {', '.join(map(repr, SHORTCUT_TYPES))}")
-        self.in_channels, self.out_channels, self.stride, self.preact_type = in_channels, out_channels, stride, preact
+        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
         self.preact = nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(inplace=True)) if preact == "both" else None
         layers: list[nn.Module] = []
         for i in range(n):
@@ -137,7 +149,6 @@ class Unit(nn.Module):
                 layers += [nn.BatchNorm2d(cin), nn.ReLU(inplace=True)]
             layers.append(nn.Conv2d(cin, out_channels, 3, stride=stride if i == 0 else 1, padding=1, bias=False))
         self.body = nn.Sequential(*layers)
-        self.shortcut_type = shortcut
         if in_channels == out_channels and stride == 1:
             self.project = None
         elif shortcut == "B":
@@ -240,14 +251,14 @@ def count_params(model: nn.Module) -> int:
 
 
 def weight_tensors(model: nn.Module) -> list[torch.Tensor]:
-    """The weight tensors whose norms :func:`avg_frobenius` averages: every ``nn.Conv2d`` weight (3x3
+    """The weight tensors whose norms :func:`mean_weight_norm` averages: every ``nn.Conv2d`` weight (3x3
     convs, and the 1x1 projections of type-B shortcuts) and every ``nn.Linear`` weight. BN parameters and
     biases are not weight matrices and are left out."""
     return [m.weight for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
 @torch.no_grad()
-def avg_frobenius(model: nn.Module) -> float:
+def mean_weight_norm(model: nn.Module) -> float:
     """Average Frobenius norm of the weight tensors of ``model`` (Li et al. 2016, Fig 2).
 
     The average is over the conv weights (each ``out x in x kh x kw`` tensor counts as one matrix)
@@ -256,5 +267,5 @@ def avg_frobenius(model: nn.Module) -> float:
     """
     ws = weight_tensors(model)
     if not ws:
-        raise ValueError("avg_frobenius: the model has no conv or linear weights")
+        raise ValueError("mean_weight_norm: the model has no conv or linear weights")
     return float(torch.stack([w.detach().float().norm() for w in ws]).mean())
