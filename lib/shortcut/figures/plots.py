@@ -38,6 +38,29 @@ def mean_std(ax, agg: Mapping[str, Mapping[str, np.ndarray]], order=None, marker
         ax.fill_between(a["x"], a["mean"] - a["std"], a["mean"] + a["std"], color=color(g), alpha=0.2, lw=0)
 
 
-def scale_note(fig, text: str) -> None:
-    """The scale a figure was computed at, printed under it."""
+def groups(table, x: str, by: str = "model") -> dict[str, dict[str, np.ndarray]]:
+    """A tidy table with columns ``by``, ``x``, ``mean`` and ``std`` (one row per group and x) as the
+    ``{group: {"x", "mean", "std"}}`` that :func:`mean_std` draws, x sorted."""
+    out = {}
+    for g, rows in table.groupby(by, sort=False):
+        rows = rows.sort_values(x)
+        out[g] = {"x": rows[x].to_numpy(float), "mean": rows["mean"].to_numpy(float),
+                  "std": rows["std"].to_numpy(float)}
+    return out
+
+
+def loss_ticks(axis) -> None:
+    """Readable ticks on a log axis that spans about a decade or two (a loss): at 1, 2 and 5 times the
+    powers of ten, written plainly (0.5, not 5×10⁻¹), no minor labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def scale_note(fig, text: str | Mapping) -> None:
+    """The scale a figure was computed at, printed under it (a mapping as ``key value, key value``)."""
+    if isinstance(text, Mapping):
+        text = ", ".join(f"{k} {v}" for k, v in text.items())
     fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8, color="#555555", wrap=True)
