@@ -1,5 +1,6 @@
 """The CIFAR pre-activation ResNet with shortcut depth n, its data, training loop and checkpoints."""
 
+import logging
 import math
 import os
 
@@ -221,12 +222,30 @@ def test_a_checkpoint_with_code_is_refused(tmp_path):
     torch.save({"format": "shortcut.experiments.cifar/1", "epoch": 1, "payload": _Evil(marker)}, ckpt)
     with pytest.raises(CheckpointError, match="refused or is unreadable"):
         load_checkpoint(ckpt)
-    with pytest.raises(CheckpointError, match=str(ckpt.name)):
-        train_job(job, device="cpu", work_dir=tmp_path)
+    evil = ckpt.read_bytes()
+    out = train_job(job, device="cpu", work_dir=tmp_path)      # set aside, and the run starts over
     assert not marker.exists()
+    assert out["resumed_from"] == [] and len(out["history"]["epoch"]) == 2
+    assert ckpt.with_name(ckpt.name + ".corrupt").read_bytes() == evil   # kept for a look, never loaded
     ckpt.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError):
         load_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a checkpoint", "truncated"])
+def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_over(damage, tmp_path, caplog):
+    job = {**TINY, "epochs": 3}
+    full = train_job(job, device="cpu")
+    with pytest.raises(TrainingInterrupted):
+        train_job(job, device="cpu", work_dir=tmp_path, stop_after=1)
+    ckpt = job_checkpoint(tmp_path, job)
+    ckpt.write_bytes(ckpt.read_bytes()[:200] if damage == "truncated" else damage)
+    with caplog.at_level(logging.WARNING):
+        out = train_job(job, device="cpu", work_dir=tmp_path)
+    assert out["resumed_from"] == []                                     # started over, not resumed
+    assert out["history"]["test_error"] == full["history"]["test_error"]  # the same run as one never stopped
+    assert ckpt.with_name(ckpt.name + ".corrupt").exists()
+    assert ckpt.name in caplog.text and "moved aside" in caplog.text
 
 
 def test_job_keys_are_checked():

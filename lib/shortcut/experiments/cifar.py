@@ -60,7 +60,7 @@ import torch.nn.functional as F
 from ..science.data import DataError, balanced_indices, load_cifar10, load_mnist
 from ..science.preresnet import PreResNet, count_params, mean_weight_norm
 from .device import cpu_single_thread, pick_device
-from .records import atomic_write, record_path
+from .records import atomic_write, record_path, set_aside
 
 log = logging.getLogger(__name__)
 
@@ -399,10 +399,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     except Exception as err:  # UnpicklingError for refused globals, RuntimeError / EOFError for damage
         raise CheckpointError(
             f"checkpoint {path} was refused or is unreadable ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
-            "only weights-only checkpoints (tensors and plain containers) are loaded. Delete it to start the run over."
+            "only weights-only checkpoints (tensors and plain containers) are loaded"
         ) from err
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"checkpoint {path} is not a {CHECKPOINT_FORMAT} checkpoint; delete it to start over")
+        raise CheckpointError(f"checkpoint {path} is not a {CHECKPOINT_FORMAT} checkpoint")
     return state
 
 
@@ -412,7 +412,7 @@ def resume(path: Path, meta: dict | None, model, opt, scaler, generator) -> RunS
     state = load_checkpoint(path)
     if meta is not None and state.get("meta") != meta:
         raise CheckpointError(f"checkpoint {path} belongs to another run ({state.get('meta')!r}, expected "
-                              f"{meta!r}); delete it to start over")
+                              f"{meta!r})")
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     if scaler is not None and state.get("scaler"):
@@ -450,8 +450,11 @@ def train(model: torch.nn.Module, data: ImageData, epochs: int, *, seed: int = 0
     run = RunState(init_norm=mean_weight_norm(model))
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():
-        run = resume(ckpt, meta, model, opt, amp.scaler, gen)
-        log.info("%s: resumed from %s after epoch %d", desc, ckpt, run.epoch)
+        try:
+            run = resume(ckpt, meta, model, opt, amp.scaler, gen)
+            log.info("%s: resumed from %s after epoch %d", desc, ckpt, run.epoch)
+        except CheckpointError as err:  # unreadable, refused or another run's; nothing was loaded yet
+            set_aside(ckpt, f"{desc}: {err}")  # kept as <name>.corrupt, logged; the run starts over
     x_train = data.x_train.to(dev) if dev.type == "cuda" else data.x_train   # augmentation runs where the images are
     start = run.epoch
     with _epoch_bar(progress, epochs, start, desc) as bar:
