@@ -12,7 +12,7 @@ D = 10
 
 
 def record(scheme, n, depth, *, mid="id", seed=0, cond=2.0, top=1.0, negative=None, zero=None, predicted=True,
-           gap=1e-14, grad=0.5, dead=0):
+           gap=1e-14, grad=0.5, dead=0, thin=None):
     """A run record at a scheme's start; the eigenvalue counts default to the algebra's prediction."""
     L = depth // n
     size = L * n * D * D + (L if scheme != "zero" else 0)
@@ -23,7 +23,8 @@ def record(scheme, n, depth, *, mid="id", seed=0, cond=2.0, top=1.0, negative=No
     p10 = top / cond if np.isfinite(cond) else 0.0
     return SimpleNamespace(key={"scheme": scheme, "n": n, "mid": mid, "depth": depth, "seed": seed},
                            data={"max_abs": top, "p10_abs": p10, "n_negative": negative, "n_zero": zero, "size": size,
-                                 "predicted": pred, "grad_norm": grad, "grad_gap": gap, "dead_relus": dead})
+                                 "predicted": pred, "grad_norm": grad, "grad_gap": gap, "dead_relus": dead,
+                                 "thin_relus": dead if thin is None else thin})
 
 
 DEPTHS = (2, 4, 8, 16)
@@ -76,12 +77,21 @@ def test_a_finite_condition_number_of_a_gated_net_fails():
     assert outcomes(recs)[3:5] == [PASSED, FAILED]
 
 
-def test_dead_relus_leave_a_run_out_of_the_inertia_check():
+def test_relus_active_on_too_few_samples_leave_a_run_out_of_the_inertia_check():
     recs = starts() + [record("fixup", 3, 9, mid="relu", cond=np.inf, negative=1, dead=2)]
     assert outcomes(recs)[5] == PASSED
     recs = [r for r in starts() if not (r.key["scheme"] == "fixup" and r.key["n"] >= 2)]
     recs += [record("fixup", 3, 9, mid="relu", cond=np.inf, dead=2)]
     assert outcomes(recs)[5] == UNDECIDABLE
+
+
+def test_the_superseded_form_left_out_only_dead_relus():
+    recs = starts() + [record("fixup", 3, 9, mid="relu", cond=np.inf, negative=92, dead=0, thin=1)]
+    runs = schemes.initial_runs(recs)
+    inertia = schemes.initial_checks(runs, schemes.initial_table(runs))[5]
+    assert inertia.outcome == PASSED and "fewer than d" in inertia.name
+    [old] = inertia.superseded
+    assert old.outcome == FAILED and "dead on every sample" in old.name and "ci profile" in old.changed
 
 
 def test_fixup_n1_that_does_not_grow_or_grows_with_the_wrong_slope_fails():
@@ -159,3 +169,20 @@ def test_jobs_round_depths_up_to_multiples_of_n_and_skip_relu_for_n1():
                                                                     (3, "id", 6), (3, "relu", 3)]
     assert {j["n_samples"] for j in jobs if j["mid"] == "relu"} == {20}
 
+
+
+def test_the_runs_with_hessians_take_each_schemes_best_rate():
+    P = SimpleNamespace(schemes=["zero", "skipinit"], n=2, depth=7, seeds=2, n_samples=50, eps=1e-4, epochs=10,
+                        hessian_every=5, dataset="mnist", data_dir=None)
+    b = pd.DataFrame([{"scheme": "zero", "n": 2, "depth": 8, "best lr": 0.5},
+                      {"scheme": "skipinit", "n": 2, "depth": 8, "best lr": np.nan},
+                      {"scheme": "skipinit", "n": 2, "depth": 4, "best lr": 0.1}])
+    jobs, lrs, missing = schemes.dynamics_jobs(P, b)
+    assert lrs == {"zero": 0.5} and [j["lrs"] for j in jobs] == [[0.5], [0.5]] and {j["depth"] for j in jobs} == {8}
+    assert len(missing) == 1 and missing[0].startswith("SkipInit")
+
+
+def test_the_grid_includes_the_depth_followed_with_hessians():
+    P = SimpleNamespace(schemes=["zero"], ns=[1, 2], train_depths=[4], depth=6, n=2, seeds=1, n_samples=50, eps=1e-4,
+                        epochs=10, lr_min=0.1, lr_max=1.0, n_lrs=2, dataset="mnist", data_dir=None)
+    assert sorted((j["n"], j["depth"]) for j in schemes.grid_jobs(P)) == [(1, 4), (2, 4), (2, 6)]

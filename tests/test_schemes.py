@@ -10,8 +10,9 @@ from shortcut.science.hessian import eigenvalues, hessian
 from shortcut.science.init import initialize
 from shortcut.science.loss import make_loss
 from shortcut.science.models import Net, shortcut_net, weights
-from shortcut.science.schemes import (GatedLoss, dead_relus, fixup_scale, fold, gradient_at_start, initial_point,
-                                      predicted_inertia, scheme, scheme_loss)
+from shortcut.science.schemes import (GatedLoss, fixup_scale, fold, gradient_at_start, initial_point,
+                                      predicted_inertia, relus_active_on_fewer_than, scheme,
+                                      scheme_loss)
 
 f64 = torch.float64
 
@@ -127,7 +128,7 @@ def test_gradient_at_a_gated_start_by_finite_differences():
 def test_the_predicted_inertia_at_the_start(name, n, mid):
     X, Y = data(m=40)
     s, net = scheme(name), shortcut_net(n, 3 * n, d=3, mid=mid)
-    theta = next(t for t in (initial_point(s, net, seed=seed) for seed in range(20)) if dead_relus(net, t, X) == 0)
+    theta = next(t for t in (initial_point(s, net, seed=seed) for seed in range(20)) if relus_active_on_fewer_than(net, t, X, 3) == 0)
     lam = eigenvalues(hessian(scheme_loss(s, net, X, Y), theta))
     tol = 1e-10 * lam.abs().max()
     want = predicted_inertia(s, net)
@@ -140,9 +141,27 @@ def test_a_dead_relu_at_fixups_start_breaks_the_count():
     X, Y = data(m=40)
     s, net = scheme("fixup"), shortcut_net(3, 9, d=3, mid="relu")
     theta = initial_point(s, net, seed=2)  # second-layer ReLUs dead on all 40 samples: 1, 2 and 1 in the three units
-    assert dead_relus(net, theta, X) == 4
+    assert relus_active_on_fewer_than(net, theta, X, 1) == 4
     lam = eigenvalues(hessian(scheme_loss(s, net, X, Y), theta))
     assert int((lam < -1e-10 * lam.abs().max()).sum()) < predicted_inertia(s, net)["negative"]
+
+
+def test_a_relu_active_on_fewer_than_d_samples_breaks_the_count_too():
+    """One Fixup unit of three matrices, d = 3, first matrix I: the first second-layer ReLU,
+    relu(z_0 − 100 (z_1 + z_2)) with z = relu(x), is active on two samples only (fewer than d) but
+    dead on none of the others' count — and its unit's coupling loses rank."""
+    X, Y = data(d=3, m=40, seed=1)
+    X[1:, 2:] = X[1:, 2:].abs() + 0.1                             # samples 2…: z_1, z_2 > 0, the ReLU is off
+    X[:, :2] = torch.tensor([[1.0, 1.2], [-1.0, -0.8], [-1.0, -1.1]], dtype=f64)  # samples 0, 1: on
+    s, net = scheme("fixup"), shortcut_net(3, 3, d=3, mid="relu")
+    theta = initial_point(s, net, seed=0)
+    W = weights(net, theta[:net.num_params]).clone()
+    W[0, 0] = torch.eye(3, dtype=f64)
+    W[0, 1][0] = torch.tensor([1.0, -100.0, -100.0], dtype=f64)
+    theta = torch.cat([W.transpose(-1, -2).reshape(-1), theta[net.num_params:]])
+    assert relus_active_on_fewer_than(net, theta, X, 1) == 0 and relus_active_on_fewer_than(net, theta, X, 3) == 1
+    lam = eigenvalues(hessian(scheme_loss(s, net, X, Y), theta))
+    assert int((lam < -1e-10 * lam.abs().max()).sum()) == predicted_inertia(s, net)["negative"] - 1
 
 
 def test_no_predicted_inertia_where_the_algebra_does_not_fix_it():

@@ -13,7 +13,8 @@ from torch.func import grad
 
 from ..science.hessian import eigenvalues, hessian, summarize
 from ..science.models import shortcut_net
-from ..science.schemes import dead_relus, gradient_at_start, initial_point, predicted_inertia, scheme, scheme_loss
+from ..science.schemes import (gradient_at_start, initial_point, predicted_inertia, relus_active_on_fewer_than, scheme,
+                               scheme_loss)
 from .gd import train_gd
 from .zoo import load_problem
 
@@ -32,7 +33,7 @@ def initial_job(job: dict, device: str = "auto") -> dict:
     """The exact Hessian's spectrum at a scheme's initial point (max|λ|, P10|λ|, the numbers of
     negative and zero eigenvalues, and those the algebra predicts: ``predicted``, None where it fixes
     none), the gradient there with its distance from the closed form (``grad_gap``, relative; NaN for
-    the zero scheme, which has none), and the ReLUs dead on every sample."""
+    the zero scheme, which has none), and the ReLUs dead on every sample or active on fewer than d."""
     prob, s, net, loss, theta = _setup(job, device)
     lam = eigenvalues(hessian(loss, theta))
     spec = summarize(lam, rtol=ZERO_RTOL)
@@ -42,7 +43,8 @@ def initial_job(job: dict, device: str = "auto") -> dict:
     return {"max_abs": spec.max_abs, "p10_abs": spec.p10_abs, "min_abs": spec.min_abs,
             "n_negative": int((lam < -ZERO_RTOL * spec.max_abs).sum()), "n_zero": spec.n_zero, "size": spec.size,
             "predicted": predicted_inertia(s, net), "grad_norm": float(g.norm()), "grad_gap": gap,
-            "dead_relus": dead_relus(net, theta[:net.num_params], prob.X), "data": prob.source}
+            "dead_relus": relus_active_on_fewer_than(net, theta[:net.num_params], prob.X, 1),
+            "thin_relus": relus_active_on_fewer_than(net, theta[:net.num_params], prob.X, net.d), "data": prob.source}
 
 
 def gd_job(job: dict, device: str = "auto") -> dict:

@@ -159,13 +159,13 @@ def branch_outputs(net: Net, theta: torch.Tensor, X: torch.Tensor) -> list[torch
     return [forward(*_unit(net, theta, l, net.n, net.post), X) for l in range(net.L)]
 
 
-def dead_relus(net: Net, theta: torch.Tensor, X: torch.Tensor) -> int:
-    """How many mid-position activations of the units are zero on every sample when each unit sees
-    ``X`` (as every unit does at a scheme's start, where every branch outputs 0): a ReLU dead on the
-    whole data set."""
+def relus_active_on_fewer_than(net: Net, theta: torch.Tensor, X: torch.Tensor, k: int) -> int:
+    """How many mid-position ReLUs of the units are active (positive) on fewer than ``k`` samples when
+    each unit sees ``X`` (as every unit does at a scheme's start, where every branch outputs 0);
+    ``k = 1``: the ReLUs dead on the whole data set."""
     if net.mid == "id":
         return 0
-    return sum(int((forward(*_unit(net, theta, l, j, net.mid), X) == 0).all(dim=1).sum())
+    return sum(int(((forward(*_unit(net, theta, l, j, net.mid), X) > 0).sum(dim=1) < k).sum())
                for l in range(net.L) for j in range(1, net.n))
 
 
@@ -209,8 +209,9 @@ def predicted_inertia(s: Scheme, net: Net) -> dict[str, int] | None:
     * Fixup, n ≥ 2: ``r = L d²`` (the bilinear coupling of each zero last matrix with its unit's other
       matrices, e.g. Theorem 2's ``B ≅ C ⊗ I`` for a linear unit of two).
 
-    A ReLU that is zero on every sample (:func:`dead_relus`) lowers the rank of ``N`` and breaks the
-    count; so can data for which ``C`` is singular.
+    A ReLU active on fewer than d samples (:func:`relus_active_on_fewer_than`; a dead one included)
+    can lower the rank of ``N`` and break the count: its row of the coupling sees fewer than d
+    samples of the residual. So can data for which ``C`` is singular.
     """
     size = net.num_params + (net.L if s.gated else 0)
     if s.gated and s.gate == 0:
