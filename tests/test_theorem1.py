@@ -68,6 +68,111 @@ def test_lemma1_rejects_a_point_that_is_not_alone():
 
 # ----------------------------------------------------------------------------- Lemma 2
 
+LAYOUTS = ["C", "F", "transposed view", "strided slice", "reversed view", "float32", "float32 F",
+           "torch", "torch transposed"]
+
+
+def in_layout(A, layout):
+    """The (d, k) array ``A`` in another memory layout or dtype, same points (exactly)."""
+    A = np.asarray(A, dtype=np.float64)
+    if layout == "C":
+        return np.ascontiguousarray(A)
+    if layout == "F":
+        return np.asfortranarray(A)
+    if layout == "transposed view":  # the transpose of a C-contiguous (k, d) array
+        return np.ascontiguousarray(A.T).T
+    if layout == "strided slice":  # every other row and every third column of a larger array
+        big = np.full((2 * A.shape[0], 3 * A.shape[1]), np.nan)
+        big[::2, ::3] = A
+        return big[::2, ::3]
+    if layout == "reversed view":
+        return np.ascontiguousarray(A[:, ::-1])[:, ::-1]
+    if layout == "float32":
+        return A.astype(np.float32)
+    if layout == "float32 F":
+        return np.asfortranarray(A.astype(np.float32))
+    if layout == "torch":
+        return torch.as_tensor(A)
+    if layout == "torch transposed":
+        return torch.as_tensor(np.ascontiguousarray(A.T)).T
+    raise AssertionError(layout)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("scale", [1.0, 1e-3, 1e3])
+def test_lemma1_rejects_a_duplicate_in_any_memory_layout(layout, scale):
+    # A duplicate must be rejected whatever the layout, dtype or scale: with |a|² + |b|² − 2a·b the
+    # distance of a point to itself came out 0 or 4e-16 depending on the BLAS kernel and the layout.
+    P = scale * sphere(7, 12, seed=11)
+    P = P.astype(np.float32).astype(np.float64) if layout.startswith("float32") else P
+    for j in (0, 5, 11):
+        O = in_layout(P, layout)
+        v = O[:, j]  # a strided view into the others
+        with pytest.raises(ValueError, match="coincides"):
+            T.lemma1_unit(v, P[:, (j + 1) % 12], O)
+    # ... while the same points without the duplicate are fine
+    O = in_layout(np.delete(P, 5, axis=1), layout)
+    u, beta, w, rho_v = T.lemma1_unit(P[:, 5], P[:, 6], O)
+    gap = np.linalg.norm(np.delete(P, 5, axis=1) - P[:, 5:6], axis=0).min()
+    assert rho_v == pytest.approx(0.99 * gap, rel=1e-12) and np.all(np.isfinite(w))
+
+
+def test_lemma1_rejects_a_point_closer_than_float64_resolves():
+    P = sphere(5, 4, seed=12)
+    v = P[:, 0]
+    for eps in (1e-15, 1e-12, 1e-9):  # its unit's activation ρ_v²/2 would be lost in round-off of ‖v‖²
+        near = v + eps * P[:, 1]
+        with pytest.raises(ValueError, match="coincides"):
+            T.lemma1_unit(v, P[:, 2], np.column_stack([near, P[:, 3]]))
+    near = v + 1e-5 * P[:, 1]  # resolvable: a unit with huge but exact-enough weights
+    u, beta, w, rho_v = T.lemma1_unit(v, P[:, 2], np.column_stack([near, P[:, 3]]))
+    assert rho_v == pytest.approx(0.99 * np.linalg.norm(near - v), rel=1e-9)
+    assert (v @ u + beta) == pytest.approx(rho_v**2 / 2, rel=1e-3)
+
+
+def test_lipschitz_lower_bound_is_exact_for_close_and_coincident_inputs_in_any_layout():
+    # g(x) = 0.5·Q x with Q orthogonal: every pair's ratio ‖g_i − g_j‖/‖h_i − h_j‖ is 0.5 exactly, a
+    # coincident pair is skipped. From |a|² + |b|² − 2a·b a pair 1e-6 apart came out 0.50006
+    # (round-off of order 1e-16 on a squared distance of 1e-12) and a coincident pair divided round-off by round-off.
+    Q, _ = np.linalg.qr(np.random.default_rng(14).standard_normal((6, 6)))
+    for gap in (1e-6, 1e-7):
+        H = sphere(6, 40, seed=13)
+        H[:, 17] = H[:, 3]
+        H[:, 25] = H[:, 8] + gap * H[:, 9]
+        out = H + 0.5 * (Q @ H)
+        out[:, 17] = out[:, 3]  # the same input gives the same output, bit for bit
+        for layout in ("C", "F", "transposed view", "strided slice", "torch transposed"):
+            lip = T.lipschitz_lower_bound(in_layout(H, layout), in_layout(out, layout))
+            assert abs(lip - 0.5) <= 1e-8, (gap, layout, lip)
+
+
+def test_anchors_do_not_depend_on_round_off(monkeypatch):
+    # Most anchor candidates are nearest to their label itself, all at distance η: a tie. Another
+    # BLAS, thread count or layout rounds their distances differently; the choice must not change.
+    X = sphere(8, 40, seed=16)
+    labels = np.random.default_rng(17).integers(0, 3, 40)
+    ref, _ = T._anchors(X, labels, 0.5, 0)
+    exact, noise = T._sqdist, np.random.default_rng(18)
+    monkeypatch.setattr(T, "_sqdist", lambda A, B: exact(A, B) * (1 + 4e-16 * noise.standard_normal((len(A), len(B)))))
+    for _ in range(3):
+        assert np.array_equal(T._anchors(X, labels, 0.5, 0)[0], ref)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "transposed view", "strided slice", "torch transposed"])
+def test_construction_does_not_depend_on_the_memory_layout(layout):
+    X = sphere(6, 12, seed=15)
+    labels = np.array([0, 1, 2] * 4)
+    ref = T.construct(X, labels, delta=0.2)
+    c = T.construct(in_layout(X, layout), labels, delta=0.2)
+    assert np.array_equal(c.anchors, ref.anchors)  # the anchors' ties are broken by index, not round-off
+    assert c.L == ref.L and np.allclose(c.products, ref.products, rtol=1e-12, atol=0)
+    Xd = X.copy()
+    Xd[:, 9] = Xd[:, 4]
+    with pytest.raises(ValueError, match="columns 4 and 9 of X coincide"):
+        T.construct(in_layout(Xd, layout), labels)
+    assert T.min_distance(in_layout(Xd, layout)) == 0.0  # an exact duplicate: exactly 0
+
+
 
 def test_path_detours_around_an_obstacle_on_the_arc():
     p, q = np.eye(3)[0], np.eye(3)[1]

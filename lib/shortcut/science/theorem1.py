@@ -66,6 +66,7 @@ import torch
 
 from .fit import loglog_fit
 from .data import one_hot as data_one_hot
+from scipy.spatial.distance import cdist
 from .models import theorem1_forward
 
 __all__ = [
@@ -86,6 +87,8 @@ __all__ = [
 ]
 
 NORM_TOL = 1e-8  # how far from 1 a column norm may be (Assumption 1)
+RESOLUTION = 64 * np.finfo(np.float64).eps  # smallest Lemma 1 activation ρ_v²/2, relative to ‖v‖², not lost in round-off
+TIE_RTOL = 1e-9  # anchor candidates this close (relatively) to the farthest one are tied with it
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,9 +109,11 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def _sqdist(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Squared distances between the rows of A (n, d) and of B (k, d), (n, k), clipped at 0."""
-    D = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * (A @ B.T)
-    return np.maximum(D, 0.0)
+    """Squared distances between the rows of A (n, d) and of B (k, d), (n, k), summed from the
+    differences: exactly 0 for a point and itself, and no cancellation for close points, whatever
+    the memory layout or the BLAS. (The expanded ``|a|² + |b|² − 2a·b`` leaves round-off of order
+    ``eps·|a|²``: 4e-16 for a unit vector and itself, i.e. a "distance" of 2e-8.)"""
+    return cdist(A, B, "sqeuclidean")
 
 
 def min_distance(V) -> float:
@@ -122,8 +127,8 @@ def min_distance(V) -> float:
 def _closest_pair(P: np.ndarray) -> tuple[float, int, int]:
     """(squared distance, i, j) of the closest pair of rows of P; (inf, -1, -1) for < 2 rows.
 
-    The pair is found with the expanded formula, its distance recomputed exactly; exact
-    duplicates are always reported (distance 0)."""
+    Exact duplicates are found first (the first pair by index, distance 0); otherwise the
+    distances come from :func:`_sqdist` (differences, no cancellation)."""
     n = P.shape[0]
     if n < 2:
         return math.inf, -1, -1
@@ -138,7 +143,7 @@ def _closest_pair(P: np.ndarray) -> tuple[float, int, int]:
         rows = np.arange(D.shape[0])
         D[rows, s + rows] = np.inf
         i, j = divmod(int(np.argmin(D)), n)
-        dij = float(((P[s + i] - P[j]) ** 2).sum())
+        dij = float(D[i, j])
         if dij < best:
             best, bi, bj = dij, min(s + i, j), max(s + i, j)
     return best, bi, bj
@@ -216,8 +221,13 @@ def lemma1_unit(v, v_new, others, margin: float = 0.99) -> tuple[np.ndarray, flo
     v_new = _as_numpy(v_new, "v_new").ravel()
     O = _as_numpy(others, "others").reshape(v.size, -1)
     dist = math.sqrt(float(_sqdist(v[None], O.T).min())) if O.shape[1] else 2.0
-    if dist == 0.0:
-        raise ValueError("v coincides with one of the other points: no unit can move it alone")
+    # The unit's activation at v is ‖v‖² + beta = ρ_v²/2, computed in float64 next to ‖v‖²: below
+    # RESOLUTION·‖v‖² it is round-off, and the unit's weights (∝ 1/ρ_v²) are meaningless.
+    too_close = math.sqrt(2.0 * RESOLUTION) * float(np.linalg.norm(v)) / margin
+    if not dist > too_close:
+        raise ValueError(f"v coincides with one of the other points (distance {dist:.3g}, not above "
+                         f"{too_close:.3g}, what float64 resolves at |v| = {np.linalg.norm(v):.3g}): "
+                         f"no unit can move it alone")
     u, beta, w, rho = _lemma1_batch(v[None], v_new[None], np.array([dist]), margin)
     return u[0], float(beta[0]), w[0], float(rho[0])
 
@@ -355,7 +365,9 @@ def _anchors(X: np.ndarray, lab: np.ndarray, eta: float, seed: int) -> tuple[np.
         F = np.concatenate(fixed)
         best = _sqdist(C, F).min(1)
         for i in rest:
-            k = int(np.argmax(best))
+            # most candidates are nearest to e_c itself, all at η: a tie, which the first of them
+            # wins (np.argmax would let the last bit of round-off pick, differently on each machine)
+            k = int(np.flatnonzero(best >= best.max() * (1.0 - TIE_RTOL))[0])
             anchors[:, i] = C[k]
             best = np.minimum(best, ((C - C[k]) ** 2).sum(1))
         fixed.append(anchors[:, rest].T)
