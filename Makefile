@@ -1,6 +1,8 @@
 # The executable edition of "Demystifying ResNet": `make book` builds the site, `make test` runs the tests.
-# Both create the virtual environment .venv on first use and reinstall into it only when
-# pyproject.toml changes.
+# Both create the virtual environment .venv on first use, install the exact versions of the lock
+# file requirements/lock.txt into it, and reinstall only when the lock or pyproject.toml changes.
+# `make lock` regenerates the lock files (uv pip compile); `make test-lowest` runs the fast tests
+# with the lowest versions pyproject.toml's ranges allow (requirements/lowest.txt, in .venv-lowest).
 
 PYTHON   ?= python3
 VENV     ?= .venv
@@ -10,12 +12,27 @@ PROFILE  ?= default
 NAME     ?=
 SITE     ?= $(if $(filter default,$(PROFILE)),_build/html,_build/$(PROFILE)/html)
 ARGS     ?=
+LOCK     := requirements/lock.txt
+LOWEST   := requirements/lowest.txt
+VENV_LOWEST := .venv-lowest
+# `make lock`: uv, pinned, in a throwaway venv; the CPU build of torch comes from TORCH_WHEELS (a folder
+# or page with torch-2.13.0+cpu's wheel, e.g. https://download.pytorch.org/whl/cpu/torch/), never PyPI.
+UV_VERSION   ?= 0.13.9
+TOOLS        ?= .venv-tools
+TORCH_WHEELS ?= /opt/wheels
+COMPILE  = pyproject.toml --extra book --extra cluster --extra test -c requirements/torch-cpu.txt \
+           --python-version 3.11 --python-platform x86_64-manylinux_2_28
+# the second pass of `make test`: the fast tests again with one BLAS / OpenMP thread (other kernels,
+# other summation orders: a result that depends on them fails here)
+ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: book test chapter fork keep check-site check-site-browser screenshot venv clean help
+.PHONY: book test test-lowest lock chapter fork keep check-site check-site-browser screenshot venv clean help
 
 help:
 	@echo "make book     [PROFILE=default] [ARGS='--force -p chapter.param=value']  execute every chapter, build $(SITE)/index.html"
-	@echo "make test     [ARGS='-k book']                                           the tests (incl. a whole-book build at the ci profile)"
+	@echo "make test     [ARGS='-k book']                                           the tests (incl. a whole-book build at the ci profile), then the fast ones with one BLAS thread"
+	@echo "make test-lowest [ARGS=...]                                              the fast tests with the lowest versions allowed (.venv-lowest)"
+	@echo "make lock     [LOCK_ARGS=--upgrade]                                      regenerate requirements/lock.txt and lowest.txt (uv pip compile)"
 	@echo "make chapter  NAME=theorems [PROFILE=ci]                                 execute one chapter (and the intro), rebuild the site"
 	@echo "make fork     FROM=initial_point TO=my_fork                              copy a chapter (page, profile sections, toc line)"
 	@echo "make keep     FIG=mnist/fig7 PROFILE=paper                               keep a figure of a long run in book/figures/"
@@ -26,9 +43,28 @@ help:
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -e ".[book,cluster,test]"
+$(STAMP): pyproject.toml $(LOCK) | $(PY)
+	$(PY) -m pip install -r $(LOCK)
+	$(PY) -m pip install --no-deps -e .
 	touch $(STAMP)
+
+$(VENV_LOWEST)/bin/python:
+	$(PYTHON) -m venv $(VENV_LOWEST)
+
+$(VENV_LOWEST)/.installed-stamp: pyproject.toml $(LOWEST) | $(VENV_LOWEST)/bin/python
+	$(VENV_LOWEST)/bin/python -m pip install -r $(LOWEST)
+	$(VENV_LOWEST)/bin/python -m pip install --no-deps -e .
+	touch $@
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install uv==$(UV_VERSION)
+
+lock: $(TOOLS)/bin/uv
+	$(TOOLS)/bin/uv pip compile $(COMPILE) --find-links $(TORCH_WHEELS) $(LOCK_ARGS) -o $(LOCK) \
+	    --custom-compile-command "make lock  (uv $(UV_VERSION): uv pip compile $(COMPILE) --find-links TORCH_WHEELS -o $(LOCK))"
+	$(TOOLS)/bin/uv pip compile $(COMPILE) --find-links $(TORCH_WHEELS) $(LOCK_ARGS) -o $(LOWEST) --resolution lowest-direct \
+	    --custom-compile-command "make lock  (uv $(UV_VERSION): uv pip compile $(COMPILE) --find-links TORCH_WHEELS -o $(LOWEST) --resolution lowest-direct)"
 
 venv: $(STAMP)
 
@@ -37,6 +73,11 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
+	@echo "==> the fast tests again, with one BLAS / OpenMP thread ($(ONE_THREAD))"
+	$(ONE_THREAD) $(PY) -m pytest -m "not slow" $(ARGS) || test $$? -eq 5
+
+test-lowest: $(VENV_LOWEST)/.installed-stamp
+	$(VENV_LOWEST)/bin/python -m pytest -m "not slow" $(ARGS) || test $$? -eq 5
 
 chapter: $(STAMP)
 	@test -n "$(NAME)" || { echo "usage: make chapter NAME=<chapter> [PROFILE=ci]"; exit 2; }

@@ -20,11 +20,6 @@ from shortcut.book import build
 
 ROOT = Path(__file__).resolve().parent.parent
 
-try:  # Python >= 3.11
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover
-    tomllib = None
-
 
 def _load_check_site():
     spec = importlib.util.spec_from_file_location("check_site", ROOT / "scripts" / "check_site.py")
@@ -233,51 +228,6 @@ def test_status_report(fake_book):
 
 
 # ---------------------------------------------------------------------------------------------------
-# environment.yml in step with pyproject.toml
-# ---------------------------------------------------------------------------------------------------
-
-
-def _norm(req: str) -> tuple[str, str]:
-    req = req.split(";")[0].strip()
-    m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)(\[[^\]]*\])?\s*(.*)$", req)
-    assert m, req
-    name = re.sub(r"[-_.]+", "-", m.group(1)).lower()
-    return name + (m.group(2) or ""), m.group(3).replace(" ", "")
-
-
-@pytest.mark.skipif(tomllib is None, reason="tomllib needs Python 3.11")
-def test_environment_yml_in_step_with_pyproject():
-    with open(ROOT / "pyproject.toml", "rb") as fh:
-        project = tomllib.load(fh)["project"]
-    wanted = list(project.get("dependencies", []))
-    for group in project.get("optional-dependencies", {}).values():
-        wanted += group
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    have: dict[str, str] = {}
-    for dep in env["dependencies"]:
-        for item in (dep.get("pip", []) if isinstance(dep, dict) else [dep]):
-            if item.startswith("-"):
-                continue
-            name, spec = _norm(item.replace("=", "==", 1) if re.match(r"^[\w\-]+=[^=]", item) else item)
-            have[name] = spec
-    problems = []
-    for req in wanted:
-        name, spec = _norm(req)
-        if name not in have:
-            problems.append(f"{req!r} is in pyproject.toml but not in environment.yml")
-        elif have[name] != spec:
-            problems.append(f"{name}: pyproject.toml says {spec!r}, environment.yml says {have[name]!r}")
-    assert not problems, "\n".join(problems)
-    requires = project.get("requires-python", "")
-    py = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")]
-    assert py, "environment.yml must pin python"
-    if requires.startswith(">="):
-        lo = tuple(int(x) for x in requires[2:].split("."))
-        pin = tuple(int(x) for x in py[0].split("=")[-1].split("."))
-        assert pin >= lo, f"environment.yml's {py[0]} is older than requires-python {requires}"
-
-
-# ---------------------------------------------------------------------------------------------------
 # the build: the command line, and a whole build at the ci profile
 # ---------------------------------------------------------------------------------------------------
 
@@ -309,6 +259,7 @@ def test_parse_override_reads_yaml():
     assert build.parse_override("dyn.device=cpu") == ("dyn", "device", "cpu")
 
 
+@pytest.mark.slow  # minutes: make test's second pass and make test-lowest leave it out
 def test_build_the_book_at_ci_profile_and_check_the_site(tmp_path):
     out = tmp_path / "build"
     proc = _run_build("--profile", "ci", "--force", "--strict", "--build-dir", str(out))
