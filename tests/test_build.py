@@ -269,6 +269,17 @@ def test_the_staleness_report_names_what_changed(fake, tmp_path):
     assert build.what_changed(plan, page) == "its source, its -p overrides changed"
 
 
+def test_the_staged_toc_leaves_out_pages_not_run_and_pages_added_while_building(fake, tmp_path):
+    plan = _plan(fake, tmp_path)
+    toc = yaml.safe_load((fake / "_toc.yml").read_text())
+    toc["chapters"].insert(0, {"file": "book/gamma"})  # added to _toc.yml after the build started
+    (fake / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    plan.stage.mkdir(parents=True)
+    build.write_stage_toc(plan, {"book/beta"})
+    staged = yaml.safe_load((plan.stage / "_toc.yml").read_text())
+    assert [c["file"] for c in staged["chapters"]] == ["book/alpha", "book/references"]
+
+
 def test_a_results_folder_of_its_own_builds_its_own_site(tmp_path):
     root = tmp_path / "repo"
     default = (root / "_build").resolve()
@@ -415,10 +426,22 @@ FORK_FROM = "initial_point"  # the cheapest chapter at the ci profile
 FORK_PARAMS = ["-p", "my_fork.depths=[2, 4]", "-p", "my_fork.seeds=1", "-p", "my_fork.n_samples=200"]  # the change tried in the fork
 
 
+def copy_of_the_repository(dst: Path) -> Path:
+    """The files git tracks or would track (not ignored: no venvs, no builds), else all but those."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True)
+    if listed.returncode != 0:
+        shutil.copytree(ROOT, dst, ignore=shutil.ignore_patterns(".venv*", "_build", ".git", "__pycache__"))
+        return dst
+    for rel in filter(None, listed.stdout.decode().split("\0")):
+        if (ROOT / rel).is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dst / rel)
+    return dst
+
+
 @pytest.mark.slow
 def test_the_readme_fork_recipe(tmp_path):
-    repo = tmp_path / "repo"
-    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".venv", "_build", ".git", "__pycache__", ".ipynb_checkpoints"))
+    repo = copy_of_the_repository(tmp_path / "repo")
     forked = subprocess.run([sys.executable, "-m", "shortcut.book.fork", FORK_FROM, "my_fork"], cwd=repo, env=_env(),
                             capture_output=True, text=True)
     assert forked.returncode == 0, forked.stderr

@@ -415,16 +415,20 @@ def stage_static(plan: Plan) -> None:
 
 
 def write_stage_toc(plan: Plan, leave_out: set[str]) -> None:
-    """The staged _toc.yml: the source's, less the pages in ``leave_out`` (chapters never executed)."""
+    """The staged _toc.yml: the source's, less the pages in ``leave_out`` (chapters not run to the end)
+    and any page the plan does not know (added to _toc.yml while this build ran)."""
     with open(plan.root / "_toc.yml", encoding="utf-8") as fh:
         toc = yaml.safe_load(fh)
+    leave_out = set(leave_out)
+    known = {p.page for p in plan.pages}
 
     def prune(entries: list) -> list:
         out = []
         for entry in entries or []:
             if isinstance(entry, dict):
                 f = entry.get("file")
-                if f is not None and os.path.splitext(str(f))[0] in leave_out:
+                page = os.path.splitext(str(f))[0] if f is not None else None
+                if page is not None and (page in leave_out or page not in known):
                     continue
                 entry = dict(entry)
                 for key in ("parts", "chapters", "sections"):
