@@ -64,3 +64,16 @@ def scale_note(fig, text: str | Mapping) -> None:
     if isinstance(text, Mapping):
         text = ", ".join(f"{k} {v}" for k, v in text.items())
     fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8, color="#555555", wrap=True)
+
+
+def finish_loglog(fig, ax, note: str | Mapping = "", xticks=None, **labels):
+    """Log-log axes with ``labels`` (xlabel, ylabel, title), x ticks labelled at ``xticks``, a legend and
+    the scale ``note``; the figure closed (it is shown where it is glued) and returned."""
+    ax.set(xscale="log", yscale="log", **labels)
+    if xticks is not None:
+        ax.set_xticks(xticks, [str(t) for t in xticks])
+    ax.legend(fontsize=8)
+    if note:
+        scale_note(fig, note)
+    plt.close(fig)
+    return fig

@@ -1,4 +1,4 @@
-"""Initialisations compared in the paper (PAPER.md §1), seeded and reproducible.
+"""Initialisations compared in the paper (Section 5 and Appendix B), seeded and reproducible.
 
 Random numbers are drawn on the CPU from a ``torch.Generator`` seeded with ``seed`` and then moved,
 so a seed gives the same weights on every device.

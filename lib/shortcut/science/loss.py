@@ -1,7 +1,7 @@
 """The training loss ``L(θ) = 1/(2m) Σ_i ‖f(x_i) − y_i‖²`` as a function of the flat parameters.
 
 For a *linear* network ``f(x) = A(θ) x`` and the loss depends on the data only through its second
-moments (PAPER.md, "Performance")::
+moments (the paper's squared loss, rearranged here for speed)::
 
     L(θ) = ½ tr(A Σxx Aᵀ) − tr(A Σxy) + ½ tr(Σyy),   Σxx = XXᵀ/m, Σxy = XYᵀ/m, Σyy = YYᵀ/m,
 

@@ -1,7 +1,8 @@
 """The paper's networks, written functionally: parameters are one flat vector ``theta``.
 
-Conventions (PAPER.md §1): width ``d`` everywhere, samples are the *columns* of ``X`` (d × m), and
-the loss is ``L = 1/(2m) Σ_i ‖f(x_i) − y_i‖²``. ``theta`` is ordered as in the paper's Definition 5 —
+Conventions (Section 3, Definitions 1 and 2): width ``d`` everywhere, samples are the *columns* of
+``X`` (d × m), and the loss is ``L = 1/(2m) Σ_i ‖f(x_i) − y_i‖²``. ``theta`` is ordered as in the
+paper's Definition 5 (Appendix A.2) —
 by unit, then by matrix inside the unit, then by column, then by row (column-major ``vec``) — so that
 Theorem 2's block formulas can be compared with autograd entry by entry.
 

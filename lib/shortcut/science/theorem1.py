@@ -1,25 +1,28 @@
-"""Theorem 1, executed: a network of the form (Eq. 3) that fits every label exactly, built by the proof.
+"""Theorem 1, executed: a network of the form (Eq. 3) that fits every label exactly, built by the proof
+(Section 4.1, Theorem 1; its proof in Appendix A.1, Lemmas 1 and 2).
 
-The network (PAPER.md §1, Eq. 3) is ``h_l = h_{l-1} + W2[l] ReLU(W1[l] h_{l-1} + b[l])``, ``f(x) = h_L``,
-run by :func:`shortcut.models.theorem1_forward`. The data (Assumption 1) are unit-norm columns of
+The network (Section 4.1, Eq. 3, "a simplified ResNet") is
+``h_l = h_{l-1} + W2[l] ReLU(W1[l] h_{l-1} + b[l])``, ``f(x) = h_L``, run by
+:func:`shortcut.science.models.theorem1_forward`. The data (Assumption 1) are unit-norm columns of
 ``X`` (d, m) with one-hot labels ``y_i = e_{c_i}``; Assumption 2 asks that samples and labels are distinct.
 
-**Lemma 1 unit** (:func:`lemma1_unit`). To move one current point ``v`` to ``v'`` and leave every other
-current point ``o`` where it is: ``W1`` has one active row ``vᵀ``, the bias on that row is
-``-(‖v‖² − ρ_v²/2)`` and ``W2`` has one active column ``(v' − v)/(ρ_v²/2)``, where ``ρ_v`` is ``margin``
-(0.99) times the distance from ``v`` to the nearest other current point. On the sphere
-``⟨v, o⟩ = 1 − ‖v − o‖²/2``, so the ReLU is ``ρ_v²/2`` at ``v`` and exactly 0 at every other point:
-the other points are not moved at all (bit for bit). Its weight product is
-``‖W2‖·‖W1‖ = 2‖v' − v‖·‖v‖/ρ_v²`` (spectral norms; rank one). Hidden width is ``d`` (the other
-rows are zero), so all matrices are d × d as in the paper; row/column 0 is the active one.
+**Lemma 1 unit** (:func:`lemma1_unit`; Appendix A.1, Lemma 1). To move one current point ``v`` to
+``v'`` and leave every other current point ``o`` where it is: ``W1`` has one active row ``vᵀ``, the
+bias on that row is ``-(‖v‖² − ρ_v²/2)`` and ``W2`` has one active column ``(v' − v)/(ρ_v²/2)``,
+where ``ρ_v`` is ``margin`` (0.99) times the distance from ``v`` to the nearest other current point.
+On the sphere ``⟨v, o⟩ = 1 − ‖v − o‖²/2``, so the ReLU is ``ρ_v²/2`` at ``v`` and exactly 0 at every
+other point: the other points are not moved at all (bit for bit). Its weight product is ``‖W2‖·‖W1‖
+= 2‖v' − v‖·‖v‖/ρ_v²`` (spectral norms; rank one). Hidden width is ``d`` (the other rows are zero),
+so all matrices are d × d as in the paper; row/column 0 is the active one.
 
-**Lemma 2 paths** (:func:`sphere_path`). A point walks along the minor great-circle arc to its
-destination in steps of length ≤ ``delta``; where the arc would pass closer than the clearance ``r``
-to another current point ``o``, the piece inside the cap ``{‖u − o‖ < r}`` is replaced by an arc of
-the small circle ``{‖u − o‖ = r}`` (the paper's Fig. 10). With all points at mutual distance ≥ ρ and
-``r < ρ/2`` the caps are disjoint and every point of the path stays ≥ ``r`` from every other point,
-so each step's unit has product ≤ ``2δ/(margin·r)²``. The path length is bounded (≤ π plus one detour
-per obstacle), so ``L`` walk units give ``δ = O(1/L)`` and products ``O(1/L)``.
+**Lemma 2 paths** (:func:`sphere_path`; Appendix A.1, Lemma 2). A point walks along the minor
+great-circle arc to its destination in steps of length ≤ ``delta``; where the arc would pass closer
+than the clearance ``r`` to another current point ``o``, the piece inside the cap ``{‖u − o‖ < r}``
+is replaced by an arc of the small circle ``{‖u − o‖ = r}`` (Appendix A.1, Fig. 10). With all points
+at mutual distance ≥ ρ and ``r < ρ/2`` the caps are disjoint and every point of the path stays ≥
+``r`` from every other point, so each step's unit has product ≤ ``2δ/(margin·r)²``. The path length
+is bounded (≤ π plus one detour per obstacle), so ``L`` walk units give ``δ = O(1/L)`` and products
+``O(1/L)``.
 
 **Shared labels and injectivity** (:func:`lipschitz_lower_bound`, :func:`certified_injective`).
 A residual unit ``F(x) = x + g(x)`` with ``Lip(g) < 1`` is injective: ``‖F(x) − F(x')‖ ≥
@@ -63,10 +66,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from .fit import loglog_fit
-from .data import one_hot as data_one_hot
 from scipy.spatial.distance import cdist
+
+from .data import one_hot
 from .models import theorem1_forward
 
 __all__ = [
@@ -81,9 +83,7 @@ __all__ = [
     "apply_units",
     "sensitivity",
     "verify",
-    "one_hot",
     "scaling",
-    "fit_slope",
 ]
 
 NORM_TOL = 1e-8  # how far from 1 a column norm may be (Assumption 1)
@@ -149,11 +149,6 @@ def _closest_pair(P: np.ndarray) -> tuple[float, int, int]:
     return best, bi, bj
 
 
-def one_hot(labels, d: int) -> np.ndarray:
-    """The targets ``Y`` (d, m): column i is ``e_{labels[i]}``."""
-    return data_one_hot(_check_labels(labels, d, None), d).T
-
-
 def _check_labels(labels, d: int, m: int | None) -> np.ndarray:
     if isinstance(labels, torch.Tensor):
         labels = labels.detach().cpu().numpy()
@@ -190,7 +185,7 @@ def _check_data(X, labels) -> tuple[np.ndarray, np.ndarray]:
     if abs(norms[worst] - 1.0) > NORM_TOL:
         raise ValueError(f"X must have unit-norm columns (Assumption 1: samples on the unit sphere); "
                          f"column {worst} has norm {norms[worst]:.6g} (tolerance {NORM_TOL:g}); "
-                         f"normalise with shortcut.data.unit_sphere")
+                         f"normalise with shortcut.science.data.unit_sphere")
     d2, i, j = _closest_pair(X.T)
     if d2 == 0.0:
         raise ValueError(f"samples must be distinct (Assumption 2: minimum distance > 0); "
@@ -662,7 +657,7 @@ def scaling(X, labels, deltas, method: str = "fast", **kwargs) -> list[dict]:
     verification). ``method`` goes to :func:`verify`, ``kwargs`` to :func:`construct`.
     """
     X, lab = _check_data(X, labels)
-    Y = one_hot(lab, X.shape[0])
+    Y = one_hot(lab, X.shape[0]).T  # the paper's targets: column i is e_{labels[i]}
     rows = []
     for delta in deltas:
         t0 = time.perf_counter()
@@ -676,13 +671,3 @@ def scaling(X, labels, deltas, method: str = "fast", **kwargs) -> list[dict]:
                          seconds=time.perf_counter() - t0))
     return rows
 
-
-def fit_slope(L, products) -> dict:
-    """Least squares ``log(products) = slope·log(L) + intercept``; returns slope, intercept, r2."""
-    x = np.log(np.asarray(L, dtype=np.float64))
-    y = np.log(np.asarray(products, dtype=np.float64))
-    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
-        raise ValueError(f"L and products must be 1-D of the same length >= 2, got {x.shape}, {y.shape}")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        raise ValueError("L and products must be positive and finite")
-    return loglog_fit(L, products)

@@ -1,4 +1,5 @@
-"""Theorem 2 in closed form: the loss of an n-shortcut network at the zero point (PAPER.md §3).
+"""Theorem 2 in closed form: the loss of an n-shortcut network at the zero point (Section 4.2, Theorem 2;
+its proof in Appendix A.2, Lemmas 3 and 4, Eqs. 8 and 10, Fig. 11).
 
 Write ``R = X − Y`` (the residual of the identity map, which every shortcut network computes at
 W = 0), ``U = σ_pre(X)`` and ``a = σ_mid'(0)·σ_post'(0)``. Then at θ = 0:
@@ -12,7 +13,7 @@ W = 0), ``U = σ_pre(X)`` and ``a = σ_mid'(0)·σ_post'(0)``. Then at θ = 0:
   the same block ``A`` (≅ Σ_uu ⊗ I) couples every pair of units, plus a coupling ``B₁`` of each unit
   with every earlier one and, with a curved post activation, a within-unit term.
 
-Everything is expressed in the flat parameter order of ``shortcut.models`` (unit, matrix, column,
+Everything is expressed in the flat parameter order of ``shortcut.science.models`` (unit, matrix, column,
 row), so the closed form is compared with autograd entry by entry in the tests and the book.
 """
 

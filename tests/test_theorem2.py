@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from shortcut.science import theorem2 as theory
+from shortcut.science import theorem2
 from shortcut.science.hessian import eigenvalues, hessian
 from shortcut.science.loss import make_loss
 from shortcut.science.models import Net
@@ -30,8 +30,8 @@ def test_closed_form_equals_autograd_entry_by_entry(n, acts):
     loss = make_loss(net, X, Y)
     H = hessian(loss, zero)
     assert H.abs().max() > 0.1 or n >= 3
-    assert torch.allclose(H, theory.hessian_at_zero(net, X, Y), atol=1e-12)
-    assert torch.allclose(torch.func.grad(loss)(zero), theory.gradient_at_zero(net, X, Y), atol=1e-13)
+    assert torch.allclose(H, theorem2.hessian_at_zero(net, X, Y), atol=1e-12)
+    assert torch.allclose(torch.func.grad(loss)(zero), theorem2.gradient_at_zero(net, X, Y), atol=1e-13)
 
 
 @pytest.mark.parametrize("n", [3, 4])
@@ -51,20 +51,20 @@ def test_two_shortcut_spectrum_is_plus_minus_singular_values_of_C(acts):
     for L in (1, 2, 4, 8):
         net = Net(d=4, n=2, L=L, **acts)
         lam = eigenvalues(hessian(make_loss(net, X, Y), torch.zeros(net.num_params, dtype=f64)))
-        assert torch.allclose(lam, theory.predicted_eigenvalues_n2(net, X, Y), atol=1e-12)
+        assert torch.allclose(lam, theorem2.predicted_eigenvalues_n2(net, X, Y), atol=1e-12)
         # multiplicity d·L of each σ_k(C)
-        s = torch.linalg.svdvals(theory.C_matrix(net, X, Y))
+        s = torch.linalg.svdvals(theorem2.C_matrix(net, X, Y))
         assert int((lam - s[0]).abs().lt(1e-9).sum()) == 4 * L
         conds.append(float(lam.abs().max() / lam.abs().min()))
     assert max(conds) - min(conds) < 1e-9 * conds[0]
-    assert conds[0] == pytest.approx(theory.condition_number_n2(Net(d=4, n=2, L=1, **acts), X, Y))
+    assert conds[0] == pytest.approx(theorem2.condition_number_n2(Net(d=4, n=2, L=1, **acts), X, Y))
 
 
 def test_one_shortcut_condition_number_grows_with_depth():
     X, Y = problem()
     conds = []
     for L in (1, 2, 4, 8):
-        lam = eigenvalues(theory.hessian_at_zero(Net(d=4, n=1, L=L), X, Y))
+        lam = eigenvalues(theorem2.hessian_at_zero(Net(d=4, n=1, L=L), X, Y))
         conds.append(float(lam.abs().max() / lam.abs().min()))
     assert all(b > a for a, b in zip(conds, conds[1:]))
     assert conds[-1] > 5 * conds[0]
@@ -74,15 +74,15 @@ def test_relu_conventions():
     X, Y = problem()
     net = Net(d=4, n=2, L=1, mid="relu")
     # autograd sees relu'(0) = 0: the Hessian at the exact zero point vanishes
-    assert theory.hessian_at_zero(net, X, Y).abs().max() == 0
+    assert theorem2.hessian_at_zero(net, X, Y).abs().max() == 0
     assert hessian(make_loss(net, X, Y), torch.zeros(net.num_params, dtype=f64)).abs().max() == 0
     lin = Net(d=4, n=2, L=1)
-    assert torch.allclose(theory.C_matrix(net, X, Y, relu_convention="paper"), 0.5 * theory.C_matrix(lin, X, Y))
+    assert torch.allclose(theorem2.C_matrix(net, X, Y, relu_convention="paper"), 0.5 * theorem2.C_matrix(lin, X, Y))
     with pytest.raises(ValueError, match="relu_convention"):
-        theory.derivatives_at_zero("relu", "average")
+        theorem2.derivatives_at_zero("relu", "average")
 
 
 def test_plain_networks_are_refused():
     X, Y = problem()
     with pytest.raises(ValueError, match="plain"):
-        theory.hessian_at_zero(Net(d=4, n=2, L=1, shortcut=False), X, Y)
+        theorem2.hessian_at_zero(Net(d=4, n=2, L=1, shortcut=False), X, Y)

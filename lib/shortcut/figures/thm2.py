@@ -1,0 +1,276 @@
+"""Theorem 2 of the paper, checked part by part against autograd (Section 4.2, Theorem 2; its proof and
+the Hessian's structure in Appendix A.2, Eqs. 8 and 10, Fig. 11).
+
+The closed forms of :mod:`shortcut.science.theorem2` are compared with the exact Hessian and gradient
+that :mod:`shortcut.science.hessian` gets by automatic differentiation, at ``W = 0`` on whitened images:
+
+- :func:`entries` — closed form against autograd, entry by entry, for every shortcut depth ``n`` with
+  no activation and with the smooth activation at each position in turn;
+- :func:`spectra_n2` — for ``n = 2``, the autograd eigenvalues against ``±σ_k(C)`` and their
+  multiplicities ``d·L``, and ``cond(H)`` at each number of units ``L``;
+- :func:`conditioning` — ``cond(H) = max|λ|/min|λ|`` against ``L`` for ``n = 1, 2, 3``;
+- :func:`relu` — ReLU at the mid position, where Assumption 3 fails: the exact zero point and the
+  ε-perturbed point the "zero" initialisation starts from (no verdict: the theorem does not cover it).
+
+:func:`run` returns one :class:`Result` per part of the theorem (the status table's rows), keyed
+``n3`` (``n ≥ 3``), ``n2`` and ``n1``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from ..experiments import zoo
+from ..science import theorem2
+from ..science.hessian import eigenvalues, hessian, summarize
+from ..science.init import initialize
+from ..science.loss import make_loss
+from ..science.models import Net
+from . import plots
+from .analysis import spread
+from .checks import Check, check
+from .result import Result
+
+EXACT_ZERO = 0.0            # "the Hessian is the zero matrix": every term is a product of zero matrices, no round-off
+HESSIAN_TOLERANCE = 1e-10   # "closed form = autograd": largest entry difference that is float64 round-off
+GRADIENT_TOLERANCE = 1e-12  # "the gradient is R Xᵀ/m per unit": the same, for the gradient's entries
+EIGEN_TOLERANCE = 1e-9      # "eigenvalues ±σ_k(C)": largest distance of an autograd eigenvalue from its prediction
+MULTIPLICITY_RTOL = 1e-9    # an eigenvalue within this fraction of σ_max(C) of ±σ_k counts towards its multiplicity
+FLAT = 1e-8                 # "cond(H) independent of the depth": relative spread of cond over L that is round-off
+GROWTH = 2.0                # "grows without bound with L": at least doubled over the units checked, and monotone
+STRUCTURE_UNITS = 3         # units drawn in the Hessian's picture (Fig. 11)
+
+CLAIMS = {
+    "n3": ("Theorem 2 (n ≥ 3)", "Zero is a high-order stationary point: zero gradient and zero Hessian."),
+    "n2": ("Theorem 2 (n = 2)", "The Hessian at zero is I_L ⊗ [[0, Bᵀ], [B, 0]] with eigenvalues ±σ(C), each d·L "
+           "times, so its condition number does not depend on depth."),
+    "n1": ("Theorem 2 (n = 1)", "The Hessian at zero is block Toeplitz and its condition number grows with depth."),
+}
+
+TABLE_FORMAT = {"max |H|": "{:.2e}", "max |H − closed form|": "{:.2e}", "max |∇L|": "{:.2e}",
+                "max |∇L − closed form|": "{:.2e}", "max |λ − (±σ(C))|": "{:.1e}", "cond(H)": "{:.6g}",
+                "σmax(C)/σmin(C)": "{:.6g}", "max |H| at exactly 0 (autograd)": "{:.4g}", "max|λ| at ε-point": "{:.4g}",
+                "σmax(C)/2 (paper's convention)": "{:.4g}", "P10|λ| at ε-point": "{:.4g}",
+                "cond (P10) at ε-point": "{:.4g}", "cond (P10), paper's convention": "{:.4g}"}
+
+
+def data(P):
+    """``P.n_samples`` whitened images of ``P.dataset`` (from ``P.data_dir``) on ``P.device``: a
+    ``shortcut.science.data.Problem`` (X, Y as (d, m) columns; ``source`` says which data)."""
+    return zoo.load_problem(zoo.data_keys(P, P.n_samples), device=str(getattr(P, "device", None) or "auto"))
+
+
+def positions(activation: str) -> dict[str, dict[str, str]]:
+    """No activation, then ``activation`` at the pre, mid and post positions in turn (Definition 2)."""
+    return {"linear": {}, f"{activation} pre": {"pre": activation}, f"{activation} mid": {"mid": activation},
+            f"{activation} post": {"post": activation}}
+
+
+def _zero(net: Net, X: torch.Tensor) -> torch.Tensor:
+    return torch.zeros(net.num_params, dtype=X.dtype, device=X.device)
+
+
+def entries(X, Y, ns, units: int, activation: str) -> pd.DataFrame:
+    """Autograd against the closed form at 0, one row per (n, activation position): the largest
+    |entry| of the Hessian and the gradient and of their differences from Theorem 2's formulas."""
+    rows = []
+    for n in ns:
+        for label, acts in positions(activation).items():
+            if n == 1 and "mid" in acts:
+                continue  # a 1-shortcut unit has no mid position
+            net = Net(d=X.shape[0], n=n, L=units, **acts)
+            loss, zero = make_loss(net, X, Y), _zero(net, X)
+            H, Hc = hessian(loss, zero), theorem2.hessian_at_zero(net, X, Y)
+            g, gc = torch.func.grad(loss)(zero), theorem2.gradient_at_zero(net, X, Y)
+            rows.append({"n": n, "activations": label, "P": net.num_params, "max |H|": float(H.abs().max()),
+                         "max |H − closed form|": float((H - Hc).abs().max()), "max |∇L|": float(g.abs().max()),
+                         "max |∇L − closed form|": float((g - gc).abs().max())})
+    return pd.DataFrame(rows)
+
+
+def spectra_n2(X, Y, cond_units, activation: str) -> pd.DataFrame:
+    """n = 2: the autograd Hessian's eigenvalues at 0 against ``±σ_k(C)``, one row per (activation, L):
+    the largest error, the smallest and largest multiplicity of the ``±σ_k`` (Theorem 2: ``d·L`` each),
+    cond(H) and σ_max(C)/σ_min(C)."""
+    d, rows = X.shape[0], []
+    for label, acts in positions(activation).items():
+        for L in cond_units:
+            net = Net(d=d, n=2, L=L, **acts)
+            lam = eigenvalues(hessian(make_loss(net, X, Y), _zero(net, X)))
+            s = torch.linalg.svdvals(theorem2.C_matrix(net, X, Y))
+            tol = MULTIPLICITY_RTOL * float(s.max())
+            mult = [int((lam - v).abs().le(tol).sum()) for v in torch.cat([s, -s])]
+            rows.append({"activations": label, "L": L,
+                         "max |λ − (±σ(C))|": float((lam - theorem2.predicted_eigenvalues_n2(net, X, Y)).abs().max()),
+                         "min multiplicity": min(mult), "max multiplicity": max(mult), "d·L": d * L,
+                         "cond(H)": float(lam.abs().max() / lam.abs().min()),
+                         "σmax(C)/σmin(C)": float(s.max() / s.min())})
+    return pd.DataFrame(rows)
+
+
+def conditioning(X, Y, cond_units, activation: str, ns=(1, 2, 3)) -> pd.DataFrame:
+    """cond(H) = max|λ|/min|λ| of the closed-form Hessian at 0 against L, for each n, linear and with
+    ``activation`` at the pre position; NaN where the Hessian is zero (n ≥ 3). Tidy: n, activations, L, cond."""
+    rows = []
+    for n in ns:
+        for label in ("linear", f"{activation} pre"):
+            for L in cond_units:
+                net = Net(d=X.shape[0], n=n, L=L, **positions(activation)[label])
+                lam = eigenvalues(theorem2.hessian_at_zero(net, X, Y))
+                cond = float(lam.abs().max() / lam.abs().min()) if lam.abs().max() > 0 else float("nan")
+                rows.append({"n": n, "activations": label, "L": L, "cond": cond})
+    return pd.DataFrame(rows)
+
+
+def relu(P, prob=None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """ReLU at the mid position of 2-shortcut nets, one row per L in ``P.cond_units``: the autograd
+    Hessian at exactly 0, its spectrum at the ε-perturbed point (ε = ``P.relu_eps``), and the paper's
+    convention σ'(0) = 1/2. Returns the table and the numbers the prose quotes."""
+    prob = data(P) if prob is None else prob
+    X, Y, rows = prob.X, prob.Y, []
+    for L in P.cond_units:
+        net = Net(d=X.shape[0], n=2, L=L, mid="relu")
+        loss = make_loss(net, X, Y)
+        spec = summarize(eigenvalues(hessian(loss, initialize(net, "zero", seed=0, eps=P.relu_eps, device=X.device))))
+        paper = summarize(theorem2.predicted_eigenvalues_n2(net, X, Y, relu_convention="paper"))
+        rows.append({"L": L, "max |H| at exactly 0 (autograd)": float(hessian(loss, _zero(net, X)).abs().max()),
+                     "max|λ| at ε-point": spec.max_abs, "σmax(C)/2 (paper's convention)": paper.max_abs,
+                     "P10|λ| at ε-point": spec.p10_abs, "cond (P10) at ε-point": spec.cond,
+                     "cond (P10), paper's convention": paper.cond})
+    table = pd.DataFrame(rows)
+    return table, {"cond_spread": f"{spread(table['cond (P10) at ε-point']):.3g}", "eps": f"{P.relu_eps:g}"}
+
+
+def draw_structure(X, Y, units: int = STRUCTURE_UNITS):
+    """The closed-form Hessian at 0 of a 2-shortcut and a 1-shortcut net side by side (Fig. 11)."""
+    d = X.shape[0]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
+    for ax, n in zip(axes, (2, 1)):
+        net = Net(d=d, n=n, L=units)
+        Hc = theorem2.hessian_at_zero(net, X, Y).cpu().numpy()
+        lim = np.abs(Hc).max()
+        ax.imshow(Hc, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        for k in range(1, units):
+            ax.axhline(k * n * d * d - 0.5, color="k", lw=0.6)
+            ax.axvline(k * n * d * d - 0.5, color="k", lw=0.6)
+        ax.set(title=f"{n}-shortcut, L = {units} units (P = {net.num_params})", xticks=[], yticks=[])
+    plt.close(fig)
+    return fig
+
+
+def draw_conditioning(curves: pd.DataFrame, note: str = ""):
+    """cond(H) at 0 against the number of units (log-log), n = 1 and 2; n ≥ 3 (H = 0) is not plotted."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for (n, label), g in curves[curves.n < 3].groupby(["n", "activations"], sort=False):
+        ax.plot(g["L"], g["cond"], marker="o", ls="-" if label == "linear" else "--",
+                color=plots.color(f"{n}-shortcut"), label=f"{n}-shortcut, {label}")
+    return plots.finish_loglog(fig, ax, note, xticks=sorted(curves["L"].unique()), xlabel="units L",
+                               ylabel=r"$\max|\lambda| / \min|\lambda|$ at $W = 0$",
+                               title="Condition number of the Hessian at zero")
+
+
+def _worst(table: pd.DataFrame, column: str, rows) -> float:
+    return float(table.loc[rows, column].max()) if rows.any() else float("nan")
+
+
+def _no_rows(what: str) -> str:
+    return f"no {what} network among the shortcut depths checked (ns)"
+
+
+def checks_n3(entries: pd.DataFrame) -> list[Check]:
+    """Part 1: zero Hessian for every n ≥ 3, zero gradient for every n ≥ 2 (exactly: no round-off enters)."""
+    out = []
+    for name, column, rows, what in (
+            ("Hessian = 0 for every n ≥ 3 network checked", "max |H|", entries.n >= 3, "n ≥ 3"),
+            ("gradient = 0 for every n ≥ 2 network checked", "max |∇L|", entries.n >= 2, "n ≥ 2")):
+        worst = _worst(entries, column, rows)
+        out.append(check(name, None, reason=_no_rows(what)) if np.isnan(worst) else check(name, worst == EXACT_ZERO))
+    return out
+
+
+def _closed_form(entries: pd.DataFrame, n: int) -> Check:
+    worst = _worst(entries, "max |H − closed form|", entries.n == n)
+    if np.isnan(worst):
+        return check("closed form = autograd", None, reason=_no_rows(f"n = {n}"))
+    return check("closed form = autograd", worst < HESSIAN_TOLERANCE, f"max error {worst:.1e}")
+
+
+def cond_spread(spectra: pd.DataFrame) -> float:
+    """The largest relative spread of cond(H) over L, among the activation positions (0: flat)."""
+    return max(spread(g["cond(H)"]) for _, g in spectra.groupby("activations")) - 1
+
+
+def checks_n2(entries: pd.DataFrame, spectra: pd.DataFrame) -> list[Check]:
+    """Part 2: the closed form, the eigenvalues ±σ(C) with multiplicity d·L, cond(H) flat in L."""
+    eig_err = float(spectra["max |λ − (±σ(C))|"].max())
+    dL = spectra["d·L"]
+    mult_ok = bool(((spectra["min multiplicity"] == dL) & (spectra["max multiplicity"] == dL)).all())
+    name = "cond independent of L"
+    if spectra["L"].nunique() < 2:
+        flat = check(name, None, reason="one number of units L: nothing to compare")
+    else:
+        rel = cond_spread(spectra)
+        flat = check(name, bool(rel < FLAT), f"relative spread {rel:.1e}")
+    return [_closed_form(entries, 2),
+            check("eigenvalues ±σ(C)", bool(eig_err < EIGEN_TOLERANCE), f"max error {eig_err:.1e}"),
+            check("each with multiplicity d·L", mult_ok), flat]
+
+
+def one_shortcut_growth(curves: pd.DataFrame) -> tuple[float, bool]:
+    """(cond at the largest L / cond at the smallest, whether it rises at every step) for the linear 1-shortcut net."""
+    vals = curves[(curves.n == 1) & (curves.activations == "linear")].sort_values("L")["cond"].to_numpy()
+    return float(vals[-1] / vals[0]), bool(np.all(vals[1:] > vals[:-1]))
+
+
+def checks_n1(entries: pd.DataFrame, curves: pd.DataFrame) -> list[Check]:
+    """Part 3: the closed form, cond(H) growing with L, the gradient R Xᵀ/m per unit."""
+    units = sorted(curves["L"].unique())
+    name = "cond grows with L"
+    if len(units) < 2 or not (curves.n == 1).any():
+        grows = check(name, None, reason="needs a 1-shortcut net at two numbers of units L or more")
+    else:
+        growth, monotone = one_shortcut_growth(curves)
+        grows = check(name, monotone and growth > GROWTH,
+                      f"×{growth:.3g} from {units[0]} to {units[-1]} units, monotone: {monotone}")
+    worst_g = _worst(entries, "max |∇L − closed form|", entries.n == 1)
+    gname = "gradient at 0 is R Xᵀ/m per unit"
+    gradient = (check(gname, None, reason=_no_rows("n = 1")) if np.isnan(worst_g)
+                else check(gname, bool(worst_g < GRADIENT_TOLERANCE)))
+    return [_closed_form(entries, 1), grows, gradient]
+
+
+def styled(table: pd.DataFrame):
+    """A table of this module as the chapter shows it."""
+    return table.style.format({k: v for k, v in TABLE_FORMAT.items() if k in table}).hide(axis="index")
+
+
+def run(P) -> dict[str, Result]:
+    """Every check of Theorem 2 at the chapter's parameters (``n_samples``, ``check_units``, ``cond_units``,
+    ``ns``, ``activation``, ``dataset``, ``data_dir``, ``device``): one Result per part, keyed n3, n2, n1.
+
+    n3's table is the entry-by-entry comparison (every n), n2's the spectra and its figure the Hessian's
+    structure (Fig. 11), n1's the condition numbers against L and their figure."""
+    prob = data(P)
+    X, Y = prob.X, prob.Y
+    table, spectra = entries(X, Y, P.ns, P.check_units, P.activation), spectra_n2(X, Y, P.cond_units, P.activation)
+    curves = conditioning(X, Y, P.cond_units, P.activation)
+    scale = {"data": prob.source, "units checked": P.check_units, "cond at L": list(P.cond_units),
+             "activations": list(positions(P.activation))}
+    growth, _ = one_shortcut_growth(curves)
+    numbers: dict[str, dict[str, Any]] = {
+        "n3": {"data": prob.source, "check_units": P.check_units,
+               "worst_H": f"{table['max |H − closed form|'].max():.1e}",
+               "worst_g": f"{table['max |∇L − closed form|'].max():.1e}"},
+        "n2": {"eig_err": f"{spectra['max |λ − (±σ(C))|'].max():.1e}", "cond_spread": f"{cond_spread(spectra):.1e}"},
+        "n1": {"growth": f"{growth:.3g}", "Lmax": max(P.cond_units)}}
+    parts = {"n3": (checks_n3(table), table, None),
+             "n2": (checks_n2(table, spectra), spectra, draw_structure(X, Y)),
+             "n1": (checks_n1(table, curves), curves,
+                    draw_conditioning(curves, f"{prob.source}; 3-shortcut: H = 0 at every L (not plotted)"))}
+    return {key: Result(label=CLAIMS[key][0], claim=CLAIMS[key][1], checks=found, scale=scale, figure=fig,
+                        table=tab, numbers=numbers[key]) for key, (found, tab, fig) in parts.items()}

@@ -1,0 +1,157 @@
+"""Theorem 2's protocol (shortcut.figures.thm2): each part's checks where the theorem holds, where it does
+not and where the grid cannot decide, on small synthetic tables; then the tables it computes, on small
+whitened data, against the theorem."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from shortcut.figures import thm2
+from shortcut.figures.checks import FAILED, PASSED, UNDECIDABLE, verdict
+
+
+def entries(ns=(1, 2, 3, 4), H=None, H_err=1e-15, g=None, g_err=1e-17) -> pd.DataFrame:
+    """A table shaped like thm2.entries: by default what the theorem says (zero H for n ≥ 3, zero g for n ≥ 2)."""
+    rows = []
+    for n in ns:
+        rows.append({"n": n, "activations": "linear", "P": 100 * n,
+                     "max |H|": (H or {}).get(n, 0.0 if n >= 3 else 0.5),
+                     "max |H − closed form|": H_err, "max |∇L|": (g or {}).get(n, 0.0 if n >= 2 else 0.3),
+                     "max |∇L − closed form|": g_err})
+    return pd.DataFrame(rows)
+
+
+def spectra(units=(1, 2, 4), err=1e-14, conds=None, mult=None, d=10) -> pd.DataFrame:
+    """A table shaped like thm2.spectra_n2: by default eigenvalues on ±σ(C), d·L copies, cond 1.7 at every L."""
+    rows = []
+    for label in ("linear", "tanh pre"):
+        for i, L in enumerate(units):
+            k = d * L if mult is None else mult
+            rows.append({"activations": label, "L": L, "max |λ − (±σ(C))|": err, "min multiplicity": k,
+                         "max multiplicity": d * L, "d·L": d * L,
+                         "cond(H)": 1.7 if conds is None else conds[i], "σmax(C)/σmin(C)": 1.7})
+    return pd.DataFrame(rows)
+
+
+def curves(units=(1, 2, 4, 8), one=None) -> pd.DataFrame:
+    """A table shaped like thm2.conditioning: by default the 1-shortcut's cond grows 1 → 3 → 8 → 21."""
+    one = [1.0, 3.2, 8.2, 21.0][:len(units)] if one is None else one
+    rows = []
+    for n, vals in ((1, one), (2, [1.7] * len(units)), (3, [np.nan] * len(units))):
+        for label in ("linear", "tanh pre"):
+            rows += [{"n": n, "activations": label, "L": L, "cond": v} for L, v in zip(units, vals)]
+    return pd.DataFrame(rows)
+
+
+def outcomes(checks):
+    return [c.outcome for c in checks]
+
+
+# ----------------------------------------------------------------------------- part 1: n ≥ 3
+
+
+def test_n3_passes_when_hessian_and_gradient_vanish():
+    assert outcomes(thm2.checks_n3(entries())) == [PASSED, PASSED]
+
+
+def test_n3_fails_for_a_nonzero_hessian_or_gradient():
+    assert outcomes(thm2.checks_n3(entries(H={3: 1e-3}))) == [FAILED, PASSED]
+    assert outcomes(thm2.checks_n3(entries(g={2: 1e-6}))) == [PASSED, FAILED]
+
+
+def test_n3_is_undecidable_without_such_networks():
+    checks = thm2.checks_n3(entries(ns=(1,)))
+    assert outcomes(checks) == [UNDECIDABLE, UNDECIDABLE] and verdict(checks) == "inconclusive"
+
+
+# ----------------------------------------------------------------------------- part 2: n = 2
+
+
+def test_n2_passes_when_the_spectrum_is_as_predicted():
+    assert outcomes(thm2.checks_n2(entries(), spectra())) == [PASSED] * 4
+
+
+def test_n2_fails_on_each_of_its_statements():
+    assert outcomes(thm2.checks_n2(entries(H_err=1e-6), spectra()))[0] == FAILED
+    assert outcomes(thm2.checks_n2(entries(), spectra(err=1e-5)))[1] == FAILED
+    assert outcomes(thm2.checks_n2(entries(), spectra(mult=9)))[2] == FAILED
+    assert outcomes(thm2.checks_n2(entries(), spectra(conds=[1.7, 1.7, 3.4])))[3] == FAILED
+
+
+def test_n2_multiplicity_needs_exactly_dL_copies_not_a_prefix():
+    # 300 copies where d·L = 30 once passed a check that compared strings by their prefix
+    table = spectra(units=(3,))
+    table["max multiplicity"] = 300
+    assert outcomes(thm2.checks_n2(entries(), table))[2] == FAILED
+
+
+def test_n2_flatness_is_undecidable_at_one_depth_and_closed_form_without_n2():
+    assert outcomes(thm2.checks_n2(entries(), spectra(units=(4,))))[3] == UNDECIDABLE
+    assert outcomes(thm2.checks_n2(entries(ns=(1, 3)), spectra()))[0] == UNDECIDABLE
+
+
+# ----------------------------------------------------------------------------- part 3: n = 1
+
+
+def test_n1_passes_when_cond_grows():
+    checks = thm2.checks_n1(entries(), curves())
+    assert outcomes(checks) == [PASSED] * 3 and "×21 from 1 to 8 units" in checks[1].detail
+
+
+@pytest.mark.parametrize("one", [[1.0, 1.1, 1.2, 1.3],      # monotone but not even doubled
+                                 [1.0, 3.2, 2.0, 21.0]])    # grows overall but not at every step
+def test_n1_fails_when_cond_does_not_grow(one):
+    assert outcomes(thm2.checks_n1(entries(), curves(one=one)))[1] == FAILED
+
+
+def test_n1_fails_on_a_wrong_gradient_and_is_undecidable_at_one_depth():
+    assert outcomes(thm2.checks_n1(entries(g_err=1e-8), curves()))[2] == FAILED
+    assert outcomes(thm2.checks_n1(entries(), curves(units=(4,), one=[5.0])))[1] == UNDECIDABLE
+    assert outcomes(thm2.checks_n1(entries(ns=(2, 3)), curves()))[::2] == [UNDECIDABLE, UNDECIDABLE]
+
+
+# ----------------------------------------------------------------------------- the computed tables
+
+
+@pytest.fixture(scope="module")
+def data():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(4, 30, generator=g, dtype=torch.float64)
+    Y = torch.randn(4, 30, generator=g, dtype=torch.float64)
+    return X, Y
+
+
+def test_computed_tables_pass_every_check(data):
+    X, Y = data
+    found = thm2.entries(X, Y, ns=(1, 2, 3), units=2, activation="silu")
+    assert len(found) == 3 * 4 - 1  # no mid position in a 1-shortcut unit
+    spec = thm2.spectra_n2(X, Y, cond_units=(1, 2, 3), activation="silu")
+    cond = thm2.conditioning(X, Y, cond_units=(1, 2, 4), activation="silu")
+    for checks in (thm2.checks_n3(found), thm2.checks_n2(found, spec), thm2.checks_n1(found, cond)):
+        assert verdict(checks) == "reproduced", [c.line() for c in checks]
+    assert cond.loc[cond.n == 3, "cond"].isna().all()
+
+
+def test_draw_structure_and_conditioning(data):
+    X, Y = data
+    fig = thm2.draw_structure(X, Y, units=2)
+    assert len(fig.axes) == 2 and fig.axes[0].images[0].get_array().shape == (2 * 2 * 16, 2 * 2 * 16)
+    fig = thm2.draw_conditioning(thm2.conditioning(X, Y, (1, 2), "tanh"), note="synthetic")
+    assert len(fig.axes[0].lines) == 4  # n = 1, 2, linear and tanh pre; n = 3 not drawn
+
+
+def test_run_gives_one_result_per_part_on_real_images():
+    P = SimpleNamespace(dataset="mnist", data_dir=None, device="cpu", n_samples=60, check_units=1,
+                        cond_units=[1, 2], ns=[1, 2, 3], activation="tanh", relu_eps=1e-4)
+    results = thm2.run(P)
+    assert list(results) == ["n3", "n2", "n1"]
+    assert [r.label for r in results.values()] == ["Theorem 2 (n ≥ 3)", "Theorem 2 (n = 2)", "Theorem 2 (n = 1)"]
+    assert results["n3"].verdict == "reproduced" and results["n2"].verdict == "reproduced"
+    assert results["n2"].figure is not None and results["n1"].figure is not None
+    assert "MNIST" in results["n1"].scale["data"]
+    relu, numbers = thm2.relu(P)
+    assert list(relu["L"]) == [1, 2] and (relu["max |H| at exactly 0 (autograd)"] == 0).all()
+    assert set(numbers) == {"cond_spread", "eps"}
