@@ -27,14 +27,29 @@ from .gd import train_gd
 PLAIN = ("xavier", "orthogonal")
 
 
-def make_net(model: str, depth: int, d: int = 10, mid: str = "id") -> tuple[Net, str]:
-    """(network, init scheme) of ``model`` at ``depth`` weight layers."""
+def shortcut_depth(model: str) -> int:
+    """The n of an ``n-shortcut`` model (0 for a plain one); ValueError for a name that is neither."""
     if model in PLAIN:
-        return plain_net(depth, d=d, group=1 if mid == "id" else 2, mid=mid), model
-    match = re.fullmatch(r"(\d+)-shortcut", model)
+        return 0
+    match = re.fullmatch(r"([1-9]\d*)-shortcut", model)
     if not match:
         raise ValueError(f"unknown model {model!r}; allowed: xavier, orthogonal, or 'n-shortcut' such as 2-shortcut")
-    return shortcut_net(int(match.group(1)), depth, d=d, mid=mid), "zero"
+    return int(match.group(1))
+
+
+def depth_at_least(model: str, depth: int) -> int:
+    """The depth of ``model``'s network of at least ``depth`` weight layers: an n-shortcut network needs a
+    multiple of n of them (the smallest one not below ``depth``); a plain network takes ``depth`` itself."""
+    n = shortcut_depth(model) or 1
+    return n * -(-depth // n)
+
+
+def make_net(model: str, depth: int, d: int = 10, mid: str = "id") -> tuple[Net, str]:
+    """(network, init scheme) of ``model`` at ``depth`` weight layers."""
+    n = shortcut_depth(model)
+    if n == 0:
+        return plain_net(depth, d=d, group=1 if mid == "id" else 2, mid=mid), model
+    return shortcut_net(n, depth, d=d, mid=mid), "zero"
 
 
 @functools.lru_cache(maxsize=4)

@@ -28,14 +28,17 @@ def color(model: str) -> str:
     return MODEL_COLORS.get(model, "#7f7f7f")
 
 
-def mean_std(ax, agg: Mapping[str, Mapping[str, np.ndarray]], order=None, marker="o", **kwargs) -> None:
-    """Plot ``analysis.aggregate`` output: a line per group with a ±1 std band."""
+def mean_std(ax, agg: Mapping[str, Mapping[str, np.ndarray]], order=None, marker="o", floor: float | None = None,
+             **kwargs) -> None:
+    """Plot ``analysis.aggregate`` output: a line per group with a ±1 std band (its lower edge kept at
+    least ``floor`` times the mean when given, so that a log axis can draw it)."""
     for g in order or agg:
         if g not in agg:
             continue
         a = agg[g]
         ax.plot(a["x"], a["mean"], marker=marker, color=color(g), label=g, **kwargs)
-        ax.fill_between(a["x"], a["mean"] - a["std"], a["mean"] + a["std"], color=color(g), alpha=0.2, lw=0)
+        lower = a["mean"] - a["std"] if floor is None else np.maximum(a["mean"] - a["std"], a["mean"] * floor)
+        ax.fill_between(a["x"], lower, a["mean"] + a["std"], color=color(g), alpha=0.2, lw=0)
 
 
 def groups(table, x: str, by: str = "model") -> dict[str, dict[str, np.ndarray]]:

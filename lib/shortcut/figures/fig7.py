@@ -1,0 +1,165 @@
+"""Figure 7 of the paper: linear networks after full-batch gradient descent at the best rate of a grid
+(Section 5, Fig. 7; Appendix B).
+
+The claim: the 2-shortcut network stays near the least-squares optimum L* at every depth and takes
+larger learning rates than the others, and at great depth (96) Xavier's final loss no longer depends
+on the rate. The runs are those of :mod:`shortcut.figures.rates` (linear nets, ``mid='id'``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..experiments.records import Record
+from ..experiments.zoo import depth_at_least
+from . import plots, rates
+from .checks import Check, check
+
+LABEL = "Figure 7"
+CLAIM = ("Linear nets: 2-shortcut stays near the optimum at every depth and takes larger learning rates; "
+         "at great depth Xavier's final loss no longer depends on the rate.")
+SHORTCUT = "2-shortcut"  # the network the paper singles out
+PLAIN = "xavier"  # the plain network whose rate-independence at depth 96 the paper reports
+NEAR_OPTIMUM = 0.01  # ours: "near the optimum" = the final loss exceeds L* by at most 1 % of L*
+PAPER_DEPTH = 96  # the depth at which the paper sees Xavier's loss stop depending on the rate
+
+
+def jobs(P) -> list[dict]:
+    """Every (model, depth, seed) of ``P.models`` × ``P.depths`` × ``P.seeds`` (linear nets) at every rate."""
+    return rates.jobs(P, "Fig 7", P.models, P.depths, P.n_samples, "id")
+
+
+def parameters(P) -> set[str]:
+    """The chapter parameters Figure 7's runs depend on (those :func:`jobs` reads)."""
+    return rates.parameters_read(jobs, P)
+
+
+def collect(records: Sequence[Record], models: Sequence[str]) -> pd.DataFrame:
+    """The rate grid of the runs (see :func:`rates.rate_grid`), models in the order of ``models``."""
+    return rates.rate_grid(records, list(models))
+
+
+def best(grid: pd.DataFrame, optimum: float) -> pd.DataFrame:
+    """The best rate per (model, depth), with its final loss's ``excess`` over the optimum."""
+    b = rates.best_rates(grid)
+    b["excess"] = b["final loss"] - optimum
+    return b
+
+
+def draw(best_table: pd.DataFrame, models: Sequence[str], depths: Sequence[int], lr_range: tuple[float, float],
+         note: str):
+    """Best final loss above the optimum (log axis: round-off below :data:`rates.LOG_FLOOR` drawn there)
+    and the best rate, against depth."""
+    shown = best_table.assign(**{"plot excess": best_table["excess"].clip(lower=rates.LOG_FLOOR)})
+    fig, ax_loss, _ = rates.draw_best(shown, models, "plot excess", depths, lr_range)
+    ax_loss.set(ylabel=r"final loss $-\ L^\star$", title="best final loss above the optimum")
+    ax_loss.legend(fontsize=8, title="hollow: not trained", title_fontsize=7)
+    plots.scale_note(fig, note)
+    return fig
+
+
+def checks(best_table: pd.DataFrame, optimum: float, deep: int) -> list[Check]:
+    """The paper's four statements about Figure 7, at the largest depth ``deep`` where one is named."""
+    b2 = best_table[best_table["model"] == SHORTCUT]
+    others = [m for m in dict.fromkeys(best_table["model"]) if m != SHORTCUT]
+    out = []
+    # 1. near the optimum at every depth
+    name = f"{SHORTCUT} near the optimum at every depth (excess ≤ {NEAR_OPTIMUM:g} of L*)"
+    if b2.empty:
+        out.append(check(name, None, reason=f"no {SHORTCUT} network was run"))
+    else:
+        worst = float((b2["excess"] / optimum).max())
+        out.append(check(name, bool(b2["trained"].all()) and worst <= NEAR_OPTIMUM,
+                         f"largest excess {worst:.2g} of L*"))
+    # 2. the smallest excess at the largest depth; 3. the largest best rate there
+    name2 = f"{SHORTCUT}'s excess at depth {deep} is the smallest"
+    name3 = f"{SHORTCUT} takes the largest best rate at depth {deep} (of the networks that trained)"
+    if b2.empty or not others:
+        why = f"no {SHORTCUT} network was run" if b2.empty else "no other network to compare with"
+        out += [check(name2, None, reason=why), check(name3, None, reason=why)]
+    else:
+        ex2 = rates.at(best_table, SHORTCUT, col="excess")
+        ex = {m: rates.at(best_table, m, col="excess") for m in others}
+        runner = min(ex, key=lambda m: ex[m] if np.isfinite(ex[m]) else np.inf)
+        out.append(check(name2, bool(ex2 < min(v if np.isfinite(v) else np.inf for v in ex.values())),
+                         f"{ex2:.2g}; next {runner} {ex[runner]:.2g}"))
+        lr2 = rates.at(best_table, SHORTCUT, col="best lr")
+        lr = {m: rates.at(best_table, m, col="best lr") for m in others if rates.at(best_table, m, col="trained")}
+        out.append(check(name3, bool(lr2 >= max(lr.values())), f"{lr2:.3g} vs at most {max(lr.values()):.3g}")
+                   if lr else check(name3, None, reason=f"no other network trained at depth {deep}"))
+    # 4. Xavier's final loss independent of the rate at the largest depth
+    out.append(rates.rate_independent(best_table, PLAIN, deep))
+    return out
+
+
+def numbers(best_table: pd.DataFrame, grid: pd.DataFrame, optimum: float, deep: int, models: Sequence[str]
+            ) -> dict[str, Any]:
+    """The values the chapter's prose quotes, formatted."""
+    b2 = best_table[best_table["model"] == SHORTCUT]
+    others = [m for m in models if m != SHORTCUT]
+    ex = {m: rates.at(best_table, m, col="excess") for m in others}
+    runner = min(ex, key=lambda m: ex[m] if np.isfinite(ex[m]) else np.inf) if ex else ""
+    worst = float((b2["excess"] / optimum).max()) if len(b2) else np.nan
+    xs = best_table[best_table["model"] == PLAIN].set_index("depth")
+    xs = xs.iloc[-1] if len(xs) else None
+    init = grid[(grid["model"] == PLAIN) & (grid["depth"] == grid.loc[grid["model"] == PLAIN, "depth"].max())]
+    flat = xs is not None and bool(xs["rate spread"] <= rates.FLAT)
+    note = ("So the rate no longer matters there, as in the paper." if flat else
+            "So at this depth the rate still matters, or too few rates were stable to tell"
+            + (f"; the paper sees the change at depth {PAPER_DEPTH}, which this profile's grid does not reach."
+               if deep < PAPER_DEPTH else "."))
+    lr_others = {m: rates.at(best_table, m, col="best lr") for m in others if rates.at(best_table, m, col="trained")}
+    return {
+        "optimum": f"{optimum:.5f}", "deep": deep,
+        "worst_rel": f"{100 * worst:.2g}%" if worst < 1 else f"{100 * worst:.0f}%",
+        "ex2": f"{rates.at(best_table, SHORTCUT, col='excess'):.2g}" if len(b2) else "–",
+        "runner_up": runner, "ex_runner": f"{ex[runner]:.2g}" if runner else "–",
+        "lr2": f"{rates.at(best_table, SHORTCUT, col='best lr'):.3g}" if len(b2) else "–",
+        "lr_others": ", ".join(f"{m} {v:.3g}" for m, v in lr_others.items()) or "none",
+        "xs_spread": rates.spread_text(xs["rate spread"]) if xs is not None else "undefined",
+        "xs_stable": f"{xs['stable rates']} of the {xs['rates']}" if xs is not None else "–",
+        "xs_loss": f"{xs['final loss']:.4f}" if xs is not None else "–",
+        "xs_initial": f"{init['initial min'].min():.3g} to {init['initial max'].max():.3g}" if len(init) else "–",
+        "stable_range": "; ".join(
+            f"{m} {rates.at(best_table, m, best_table.loc[best_table['model'] == m, 'depth'].min(), 'largest stable lr'):.3g}"
+            f" → {rates.at(best_table, m, col='largest stable lr'):.3g}" for m in models if m != "3-shortcut"),
+        "flat": f"{rates.FLAT:g}", "xs_note": note,
+        "not_trained": ", ".join(f"{r.model} (depth {r.depth})" for r in best_table.itertuples() if not r.trained)
+        or "none",
+        "excluded": rates.excluded_text(grid),
+    }
+
+
+def run(P, records: Sequence[Record] | None = None) -> rates.SweepResult:
+    """Figure 7 from the chapter's parameters ``P``: runs what is missing (unless ``records`` are given,
+    e.g. from :func:`rates.sweep` together with Figure 8's), then the table, the figure and the checks."""
+    records = records if records is not None else rates.sweep(P, {"Fig 7": jobs(P)})["Fig 7"]
+    grid, optimum = collect(records, P.models), float(records[0].data["optimum"])
+    table, deep, prob = best(grid, optimum), max(P.depths), rates.problem(P, P.n_samples)
+    three = sorted({depth_at_least("3-shortcut", d) for d in P.depths}) if "3-shortcut" in P.models else []
+    note = rates.scale_line(P, prob, P.depths) + (f"; 3-shortcut depths {three}" if three else "")
+    return rates.SweepResult(label=LABEL, claim=CLAIM, checks=checks(table, optimum, deep),
+                             scale=rates.scale(P, prob, P.depths), table=table, grid=grid,
+                             figure=draw(table, P.models, P.depths, (P.lr_min, P.lr_max), note),
+                             numbers=numbers(table, grid, optimum, deep, P.models), excluded=rates.excluded(grid))
+
+
+def kept_numbers(kept: Mapping[str, Any], P) -> dict[str, str]:
+    """The facts of a kept Figure 7 (the JSON beside ``book/figures/mnist/fig7-paper.png``) the prose
+    quotes: its verdict, its grid, which of its changed parameters enter Figure 7, and how its verdict
+    was amended after the run, if it was."""
+    kp, changed = kept["parameters"], kept.get("changed_parameters") or {}
+    enter = sorted(parameters(P) & set(changed))
+    amended = kept.get("amended", "")
+    return {
+        "amended": f"Its verdict was amended: {amended}." if amended else "",
+        "verdict": kept["verdict"]["verdict"],
+        "grid": f"depths {kp['depths']}, {kp['seeds']} seeds, {kp['n_lrs']} rates from {kp['lr_min']} to "
+                f"{kp['lr_max']}, {kp['epochs']} epochs",
+        "changes": "run at the profile's own parameters" if not changed else
+                   f"of the changed parameters, {', '.join(enter)} enter Figure 7" if enter else
+                   "none of the changed parameters enters Figure 7",
+    }
