@@ -30,21 +30,72 @@ def outcomes(records):
 
 def test_the_paper_s_claim_holding_passes_every_check():
     checks = outcomes(sweep())
-    assert [c.outcome for c in checks] == [PASSED] * 4, [c.line() for c in checks]
+    assert [c.outcome for c in checks] == [PASSED] * 3, [c.line() for c in checks]
     assert verdict(checks) == "reproduced"
+    c = checks[0]  # 3e-4 above L* against orthogonal's 0.15: 500 times closer
+    assert c.name == ("2-shortcut near the optimum at every depth (excess ≤ 0.01 of L*) and at depth 8 at least "
+                      "10× closer to it than every other network")
+    assert c.detail == ("largest excess 0.005 of L*; at depth 8 0.0003 against orthogonal's 0.15 "
+                        "(the closest of the others): 500×")
+    assert [old.outcome for old in c.superseded] == [PASSED, PASSED]
+    assert all("2026-11-23 (issue 12" in old.changed for old in c.superseded)
+    assert "[superseded form, replaced on 2026-11-23" in c.line() and "is the smallest (0.0003; next" in c.line()
 
 
 def test_two_shortcut_far_from_the_optimum_fails():
     checks = outcomes(sweep(two=(0.1005, 0.103)))  # 3 % above L* at depth 8
-    assert checks[0].outcome == FAILED and "0.03 of L*" in checks[0].detail
+    assert checks[0].outcome == FAILED and checks[0].detail.startswith("largest excess 0.03 of L*;")
+    assert checks[0].superseded[0].outcome == FAILED  # the earlier form says so too
     assert verdict(checks) == "partly"
 
 
+def with_one_shortcut(final):
+    """The made-up sweep plus a 1-shortcut network at depth 8 whose best rate ends at ``final``."""
+    recs = sweep() + seeds("1-shortcut", 8, dict(zip(LRS, (0.4, final, final * 1.001, None))))
+    return fig7.checks(fig7.best(fig7.collect(recs, ["xavier", "orthogonal", "1-shortcut", "2-shortcut"]), OPT),
+                       OPT, deep=8)
+
+
+def test_another_network_near_the_optimum_fails_the_contrast_though_2_shortcut_is_nearest():
+    c = with_one_shortcut(0.1009)[0]  # 9e-4 above L*, inside the 1 % band, 3 times 2-shortcut's 3e-4
+    assert c.outcome == FAILED and c.detail.endswith("against 1-shortcut's 0.0009 (the closest of the others): 3×")
+    assert [old.outcome for old in c.superseded] == [PASSED, PASSED]  # the earlier forms could not tell
+    c = with_one_shortcut(0.1031)[0]  # 3.1e-3 above L*: 10.3 times 2-shortcut's
+    assert c.outcome == PASSED and c.detail.endswith(": 10.3×")
+
+
 def test_another_network_closer_to_the_optimum_fails_the_contrast():
-    recs = sweep() + seeds("1-shortcut", 8, dict(zip(LRS, (0.4, 0.1001, 0.1002, None))))
-    best = fig7.best(fig7.collect(recs, ["xavier", "orthogonal", "1-shortcut", "2-shortcut"]), OPT)
-    c = fig7.checks(best, OPT, deep=8)[1]
-    assert c.outcome == FAILED and "next 1-shortcut" in c.detail
+    c = with_one_shortcut(0.1001)[0]
+    assert c.outcome == FAILED and "against 1-shortcut's 0.0001" in c.detail
+    assert c.superseded[1].outcome == FAILED and "next 1-shortcut" in c.superseded[1].detail
+
+
+def test_round_off_does_not_separate_two_networks():
+    c = fig7.contrast(0.001, True, 96, 1e-15, {"1-shortcut": 4e-14, "xavier": 0.2})
+    assert c.outcome == FAILED and c.detail.endswith(": 1×")  # both at the round-off floor
+    c = fig7.contrast(0.001, True, 96, 1e-15, {"1-shortcut": 1e-11})
+    assert c.outcome == PASSED and c.detail.endswith(": 10×")
+
+
+def test_a_network_without_a_stable_rate_is_not_near_the_optimum():
+    c = fig7.contrast(0.001, True, 96, 4e-6, {"xavier": float("nan"), "orthogonal": 1e-3})
+    assert c.outcome == PASSED and "against orthogonal's 0.001" in c.detail
+    c = fig7.contrast(0.001, True, 96, 4e-6, {"xavier": float("nan")})
+    assert c.outcome == PASSED and c.detail.endswith("against xavier, which had no stable rate (the closest of the "
+                                                     "others): inf×")
+    c = fig7.contrast(0.001, False, 96, 4e-6, {"xavier": 0.2})  # a 2-shortcut net that did not train
+    assert c.outcome == FAILED and "not every network trained" in c.detail
+
+
+def test_without_a_network_to_compare_with_the_contrast_is_undecidable():
+    recs = [r for r in sweep() if r.key["model"] == "2-shortcut"]
+    c = fig7.checks(fig7.best(fig7.collect(recs, ["2-shortcut"]), OPT), OPT, deep=8)[0]
+    assert c.outcome == UNDECIDABLE and c.reason == "no other network to compare with"
+    assert [old.outcome for old in c.superseded] == [PASSED, UNDECIDABLE]
+    recs = [r for r in sweep() if r.key["model"] != "2-shortcut"]
+    checks = fig7.checks(fig7.best(fig7.collect(recs, ["xavier", "orthogonal"]), OPT), OPT, deep=8)
+    assert checks[0].outcome == UNDECIDABLE and checks[0].reason == "no 2-shortcut network was run"
+    assert checks[1].outcome == UNDECIDABLE and verdict(checks) == "inconclusive"
 
 
 def test_a_smaller_best_rate_fails():
@@ -53,18 +104,18 @@ def test_a_smaller_best_rate_fails():
         recs += seeds("2-shortcut", depth, {0.01: 0.1004, 0.1: 0.1004, 1.0: None, 10.0: None})
     recs += seeds("1-shortcut", 8, dict(zip(LRS, (0.3, 0.29, 0.28, 0.27))))  # trains best at rate 10
     best = fig7.best(fig7.collect(recs, ["xavier", "orthogonal", "1-shortcut", "2-shortcut"]), OPT)
-    c = fig7.checks(best, OPT, deep=8)[2]
+    c = fig7.checks(best, OPT, deep=8)[1]
     assert c.outcome == FAILED and "vs at most 10" in c.detail
 
 
 def test_xavier_s_loss_depending_on_the_rate_fails():
     checks = outcomes(sweep(xavier_deep=(0.45, 0.30, 0.20, None)))
-    assert checks[3].outcome == FAILED and "spread 2.250 over 3" in checks[3].detail
+    assert checks[2].outcome == FAILED and "spread 2.250 over 3" in checks[2].detail
 
 
 def test_too_few_stable_rates_is_undecidable_not_a_failure():
     checks = outcomes(sweep(xavier_deep=(0.45, 0.30, None, None)))
-    assert checks[3].outcome == UNDECIDABLE and "only 2 such rates of the 4, up to 0.1" in checks[3].reason
+    assert checks[2].outcome == UNDECIDABLE and "only 2 such rates of the 4, up to 0.1" in checks[2].reason
     assert verdict(checks) == "inconclusive"
 
 
@@ -72,8 +123,9 @@ def test_no_other_network_trained_leaves_the_rate_comparison_undecidable():
     recs = [r for r in sweep(others_trained=False) if r.key["model"] != "xavier"]
     best = fig7.best(fig7.collect(recs, ["orthogonal", "2-shortcut"]), OPT)
     checks = fig7.checks(best, OPT, deep=8)
-    assert checks[2].outcome == UNDECIDABLE and "no other network trained" in checks[2].reason
-    assert checks[3].outcome == UNDECIDABLE  # no Xavier run
+    assert checks[0].outcome == PASSED  # orthogonal, which never moved, is far from the optimum
+    assert checks[1].outcome == UNDECIDABLE and "no other network trained" in checks[1].reason
+    assert checks[2].outcome == UNDECIDABLE  # no Xavier run
 
 
 def test_numbers_and_kept_figure_facts():
