@@ -10,11 +10,19 @@ SITE_DIR defaults to ``_build/html`` next to this script's folder.
 Without a browser it checks every ``*.html`` page: each internal ``href``/``src`` resolves to a file in
 the site and each ``#anchor`` to an ``id`` on the target page; every image file exists and is a
 non-empty image; no page holds a docutils/Sphinx failure (``problematic`` or ``system-message``
-elements) or a cell output with a traceback. Cells that wrote to stderr are listed as warnings.
+elements), a cell output with a traceback, or a cell's stderr output (progress bars and log lines
+belong in the build's terminal, not on the page: ``nb_output_stderr: remove`` in ``_config.yml``).
+A listing (``<pre>``) with a line longer than the text column holds (:data:`PRE_COLUMNS` characters)
+is an error unless the page's own stylesheets wrap listings (a rule ``pre {white-space: pre-wrap}``,
+the book's ``book/_static/shortcut.css``): such a line would be cut off at the column's edge.
 
 With ``--browser`` each content page is also loaded in headless Chromium (Debian package ``chromium``)
 from a throwaway HTTP server on 127.0.0.1: a page that has math must come out with MathJax's
-``mjx-container`` elements, and every ``<img>`` must have loaded. MathJax is normally fetched from its
+``mjx-container`` elements, every ``<img>`` must have loaded, and no table or listing may be cut off:
+at the window's width (``--window-size``, default 1280 px) a ``<table>`` or ``<pre>`` that is wider than
+its content column (or whose content is wider than itself) is an error unless it, or a box around it
+inside the column, scrolls sideways (``overflow-x: auto``); so is a page that scrolls sideways as a
+whole. MathJax is normally fetched from its
 CDN; to check without a network the server substitutes a local MathJax 3 (``--mathjax DIR``, the
 folder holding ``tex-mml-chtml.js``; found automatically under ``_build/mathjax`` and installed there
 with ``npm install mathjax@3`` when npm is available).
@@ -27,7 +35,9 @@ from __future__ import annotations
 import argparse
 import base64
 import functools
+import html as _html
 import http.server
+import json
 import os
 import re
 import shutil
@@ -50,6 +60,12 @@ IMAGE_MAGIC = {
     ".gif": [b"GIF87a", b"GIF89a"],
     ".webp": [b"RIFF"],
 }
+#: Characters of code the text column holds at 1280 px (sphinx-book-theme: a 684 px listing in a 14 px
+#: monospace font): a longer line of a listing that does not wrap is cut off at the column's edge.
+PRE_COLUMNS = 80
+#: A stylesheet rule that wraps every listing of the content column.
+_WRAP_SELECTOR = re.compile(r"^(?:(?:body|main|article|\.bd-article|\.bd-content|\.bd-main)\s+)?pre$")
+_WRAP_VALUE = re.compile(r"white-space\s*:\s*(?:pre-wrap|break-spaces)")
 MATHJAX_CDN = re.compile(r"https://cdn\.jsdelivr\.net/npm/mathjax@3/es5/")
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -69,6 +85,9 @@ class Page(HTMLParser):
         self.classes: list[tuple[str, int]] = []
         self.has_math = False
         self.redirect: str | None = None
+        self.stylesheets: list[str] = []
+        self.listings: list[tuple[int, str]] = []  # (line, text) of every <pre>
+        self._pre: list[tuple[int, list[str]]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         line = self.getpos()[0]
@@ -87,13 +106,33 @@ class Page(HTMLParser):
             self.classes.append((cls, line))
             if "math" in cls.split() and tag in ("span", "div"):
                 self.has_math = True
+        if tag == "link" and "stylesheet" in a.get("rel", "").lower().split() and a.get("href"):
+            self.stylesheets.append(a["href"])
+        if tag == "pre":
+            self._pre.append((line, []))
         if tag == "meta" and a.get("http-equiv", "").lower() == "refresh":
             m = re.search(r"url=(.+)", a.get("content", ""), re.I)
             if m:
                 self.redirect = m.group(1).strip().strip("'\"")
                 self.links.append(("meta", "refresh", self.redirect, line))
 
-    handle_startendtag = handle_starttag
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag == "pre":  # <pre/>: empty
+            self.handle_endtag(tag)
+
+    def handle_data(self, data: str) -> None:
+        if self._pre:
+            self._pre[-1][1].append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "pre" and self._pre:
+            line, chunks = self._pre.pop()
+            text = "".join(chunks)
+            if self._pre:  # a <pre> inside a <pre>: its text belongs to the outer one too
+                self._pre[-1][1].append(text)
+            else:
+                self.listings.append((line, text))
 
 
 def parse(path: Path) -> Page:
@@ -182,8 +221,43 @@ def check_static(site: Path) -> tuple[list[str], list[str], dict[Path, Page]]:
             elif "traceback" in names and "output" in names:
                 errors.append(f"{rel}:{line}: a cell output shows a traceback")
             elif "stderr" in names and "output" in names:
-                warnings.append(f"{rel}:{line}: a cell wrote to stderr")
+                errors.append(f"{rel}:{line}: a cell's stderr output (progress bars, log lines, warnings) is on the "
+                              "page; it belongs in the build's log (nb_output_stderr: remove, or tag the cell remove-stderr)")
+        errors += long_listing_lines(site, path, page)
     return errors, warnings, pages
+
+
+def wraps_listings(site: Path, page_path: Path, page: Page) -> bool:
+    """Whether one of the page's own stylesheets wraps every listing (``pre {white-space: pre-wrap}``)."""
+    for href in page.stylesheets:
+        if is_external(href):
+            continue
+        css, _ = resolve(site, page_path, href)
+        if not css.is_file():
+            continue
+        text = re.sub(r"/\*.*?\*/", "", css.read_text(encoding="utf-8", errors="replace"), flags=re.S)
+        for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", text):
+            if _WRAP_VALUE.search(body) and any(_WRAP_SELECTOR.match(s.strip()) for s in selectors.split(",")):
+                return True
+    return False
+
+
+def long_listing_lines(site: Path, page_path: Path, page: Page, columns: int = PRE_COLUMNS) -> list[str]:
+    """A listing line longer than ``columns`` characters, on a page whose stylesheets do not wrap
+    listings, is cut off at the text column's edge: one error per listing."""
+    long = []
+    for line, text in page.listings:
+        widths = [len(x.rstrip()) for x in text.splitlines()]
+        over = [w for w in widths if w > columns]
+        if over:
+            first = next(x for x in text.splitlines() if len(x.rstrip()) > columns)
+            long.append((line, len(over), max(over), first.strip()[:50]))
+    if not long or wraps_listings(site, page_path, page):
+        return []
+    rel = page_path.relative_to(site)
+    return [f"{rel}:{line}: a listing has {n} line(s) longer than the text column ({widest} > {columns} characters, "
+            f"e.g. {first!r}), cut off at its edge: shorten them, or wrap listings in the site's CSS "
+            f"(pre {{white-space: pre-wrap}})" for line, n, widest, first in long]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -225,12 +299,40 @@ def find_mathjax(explicit: str | None, install: bool) -> Path | None:
     return None
 
 
-CHECK_SCRIPT = """
+CHECK_SCRIPT = r"""
 <script>
 (function () {
+  function scrolls(el) {
+    var ox = getComputedStyle(el).overflowX;
+    return ox === 'auto' || ox === 'scroll';
+  }
+  function describe(el) {
+    var text = (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 50);
+    return el.tagName.toLowerCase() + ' "' + text + '"';
+  }
+  // Tables and listings cut off at the text column: wider than the column, or holding content wider
+  // than themselves, with no box between them and the column that scrolls sideways.
+  function clipped() {
+    var col = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+    var right = col.getBoundingClientRect().right, out = [], scrolled = 0;
+    col.querySelectorAll('table, pre').forEach(function (el) {
+      if (!el.getClientRects().length) { return; }  // not displayed (a folded cell)
+      var over = Math.max(el.scrollWidth - el.clientWidth, el.getBoundingClientRect().right - right);
+      if (over <= 1) { return; }
+      for (var a = el; a && a !== col; a = a.parentElement) {
+        if (scrolls(a)) { scrolled += 1; return; }
+      }
+      out.push(describe(el) + ' by ' + Math.round(over) + ' px');
+    });
+    var page = document.documentElement.scrollWidth - window.innerWidth;
+    if (page > 1) { out.push('the page itself, ' + page + ' px wider than the window'); }
+    document.documentElement.setAttribute('data-check-clipped', JSON.stringify(out));
+    document.documentElement.setAttribute('data-check-scrolled', String(scrolled));
+  }
   function report() {
     var imgs = Array.prototype.slice.call(document.images);
     imgs.forEach(function (i) { i.setAttribute('data-check-loaded', (i.complete && i.naturalWidth > 0) ? '1' : '0'); });
+    clipped();
     document.documentElement.setAttribute('data-check-done', '1');
   }
   window.addEventListener('load', function () {
@@ -303,7 +405,17 @@ def chromium(exe: str, url: str, *extra: str, timeout: int = 90) -> subprocess.C
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
-def check_browser(site: Path, pages: dict[Path, Page], exe: str, mathjax: Path | None) -> tuple[list[str], list[str]]:
+def clipped_in_dom(dom: str) -> tuple[list[str], int]:
+    """What the check script found cut off in a page (see ``CHECK_SCRIPT``) and how many wide tables or
+    listings scroll sideways instead."""
+    m = re.search(r'<html[^>]*\sdata-check-clipped="([^"]*)"', dom)
+    found = json.loads(_html.unescape(m.group(1))) if m else []
+    n = re.search(r'<html[^>]*\sdata-check-scrolled="(\d+)"', dom)
+    return found, int(n.group(1)) if n else 0
+
+
+def check_browser(site: Path, pages: dict[Path, Page], exe: str, mathjax: Path | None,
+                  window_size: str = "1280,1800") -> tuple[list[str], list[str]]:
     errors: list[str] = []
     warnings: list[str] = []
     content = [p for p, page in pages.items()
@@ -312,7 +424,7 @@ def check_browser(site: Path, pages: dict[Path, Page], exe: str, mathjax: Path |
         for path in content:
             rel = path.relative_to(site).as_posix()
             try:
-                proc = chromium(exe, server.url(rel), "--dump-dom")
+                proc = chromium(exe, server.url(rel), "--dump-dom", f"--window-size={window_size}")
             except subprocess.TimeoutExpired:
                 errors.append(f"{rel}: Chromium timed out")
                 continue
@@ -334,8 +446,12 @@ def check_browser(site: Path, pages: dict[Path, Page], exe: str, mathjax: Path |
                 if 'data-check-loaded="0"' in tag:
                     src = re.search(r'src="([^"]*)"', tag)
                     errors.append(f"{rel}: image {src.group(1)[:80] if src else '?'} did not load")
+            cut, scrolled = clipped_in_dom(dom)
+            width = window_size.split(",")[0]
+            errors += [f"{rel}: cut off at the text column ({width} px window): {c}" for c in cut]
             print(f"  browser: {rel}: {dom.count('<mjx-container')} math elements, "
-                  f"{len(re.findall(r'<img', dom))} images", flush=True)
+                  f"{len(re.findall(r'<img', dom))} images, {scrolled} wide table(s) or listing(s) scrolling sideways",
+                  flush=True)
     return errors, warnings
 
 
@@ -354,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--browser", action="store_true", help="also load every page in headless Chromium")
     ap.add_argument("--screenshot", type=Path, metavar="PNG", help="save a screenshot of --page")
     ap.add_argument("--page", help="the page for --screenshot, relative to the site (default: the page index.html redirects to)")
-    ap.add_argument("--window-size", default="1280,1800", help="for --screenshot (default: %(default)s)")
+    ap.add_argument("--window-size", default="1280,1800",
+                    help="the browser window, for --browser and --screenshot (default: %(default)s)")
     ap.add_argument("--chromium", help="the Chromium executable (default: chromium on PATH)")
     ap.add_argument("--mathjax", help="a local MathJax 3 'es5' folder (holding tex-mml-chtml.js) to use instead of the CDN")
     ap.add_argument("--no-install", action="store_true", help="do not npm-install MathJax when no local copy is found")
@@ -378,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"check_site: browser {exe}; MathJax {'from ' + str(mathjax) if mathjax else 'from its CDN'}")
         if args.browser:
-            e, w = check_browser(site, pages, exe, mathjax)
+            e, w = check_browser(site, pages, exe, mathjax, args.window_size)
             errors += e
             warnings += w
         if args.screenshot:

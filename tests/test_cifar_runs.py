@@ -29,7 +29,7 @@ def test_networks_lists_units_per_stage_for_the_n_each_depth_admits_and_one_para
     assert list(table.index) == [8, 14, 38]
     assert table.loc[14, "n=1: units per stage"] == 4 and table.loc[14, "n=3: units per stage"] == "—"
     assert table.loc[38, "n=3: units per stage"] == 4 and ", " not in table.loc[38, "parameters"]   # one count for every n
-    assert table.loc[8, "used in"] == "Fig 2" and table.loc[14, "used in"] == "Fig 9 & Fig 2"
+    assert table.loc[8, "used in"] == "Figure 2" and table.loc[14, "used in"] == "Figure 9 & Figure 2"
     assert "channels (4, 8, 16)" in note and "up to 38: [38]" in note
 
 

@@ -70,7 +70,7 @@ def test_one_depth_or_no_trained_epoch_cannot_decide():
     assert [c.outcome for c in found] == [UNDECIDABLE] * 3
     assert all("fewer than two depths" in c.reason for c in found)
     assert {c.outcome for c in fig2.checks(table({8: [1.0], 14: [0.9]}))} == {UNDECIDABLE}
-    result = Result(label="Fig 2", claim=fig2.CLAIM, checks=found, scale={})
+    result = Result(label="Figure 2", claim=fig2.CLAIM, checks=found, scale={})
     assert result.verdict == "inconclusive"
 
 

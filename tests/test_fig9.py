@@ -48,7 +48,7 @@ def test_too_few_depths_cannot_decide():
     assert [c.outcome for c in found] == [UNDECIDABLE, PASSED] and "n = 2 has records at fewer" in found[TWO].reason
     found = fig9.checks(table({1: {38: 0.1}, 2: {38: 0.05}}))
     assert [c.outcome for c in found] == [UNDECIDABLE, UNDECIDABLE]
-    assert Result(label="Fig 9", claim=fig9.CLAIM, checks=found, scale={}).verdict == "inconclusive"
+    assert Result(label="Figure 9", claim=fig9.CLAIM, checks=found, scale={}).verdict == "inconclusive"
 
 
 def test_a_depth_whose_runs_all_failed_is_not_the_lowest():

@@ -120,7 +120,7 @@ def networks(P: Any) -> tuple[pd.DataFrame, str]:
             row[f"n={n}: units per stage"] = units_per_stage(depth, n) if admits(depth, n) else "—"
         params = {count_params(PreResNet(depth, n, width=P.width)) for n in ns if admits(depth, n)}
         row["parameters"] = ", ".join(f"{p:,}" for p in sorted(params))
-        row["used in"] = " & ".join(f for f, ok in (("Fig 9", depth in P.depths), ("Fig 2", depth in P.fig2_depths)) if ok)
+        row["used in"] = " & ".join(f for f, ok in (("Figure 9", depth in P.depths), ("Figure 2", depth in P.fig2_depths)) if ok)
         rows.append(row)
     every_n = valid_depths(P.ns, max(P.depths))
     note = (f"width multiplier {P.width}: channels {stage_channels(P.width)}; "

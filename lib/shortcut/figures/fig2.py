@@ -146,7 +146,7 @@ def run(P: Any) -> Result:
     standin = cifar_runs.standin(P)
     found = checks(table)
     fig = draw(table, lr_drops(records), cifar_runs.scale_line(scale), " on the stand-in" if standin else "")
-    return Result(label="Fig 2", claim=CLAIM, checks=found, scale=scale, figure=fig, table=table,
+    return Result(label="Figure 2", claim=CLAIM, checks=found, scale=scale, figure=fig, table=table,
                   numbers={**numbers(table), "observed": cifar_runs.observed(found, P),
                            **cifar_runs.time_spent(records), "scale": cifar_runs.scale_line(scale)},
                   excluded=excluded, standin=standin)

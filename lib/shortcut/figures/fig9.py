@@ -111,7 +111,7 @@ def run(P: Any) -> Result:
     scale = {**cifar_runs.scale(P, records), "seeds": P.seeds, "ns": list(P.ns)}
     standin = cifar_runs.standin(P)
     found = checks(table)
-    return Result(label="Fig 9", claim=CLAIM, checks=found, scale=scale, table=table, excluded=excluded,
+    return Result(label="Figure 9", claim=CLAIM, checks=found, scale=scale, table=table, excluded=excluded,
                   figure=draw(table, cifar_runs.scale_line(scale), " on the stand-in" if standin else ""),
                   numbers={"at_deepest": at_deepest(table), "deepest": int(table["depth"].max()),
                            "observed": cifar_runs.observed(found, P),
