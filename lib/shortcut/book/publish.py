@@ -17,8 +17,8 @@ from .verdicts import Verdict, record_verdict
 def publish(P: Any, result: Any, key: str, show: bool = True) -> Verdict:
     """Glue ``result.figure`` as ``key`` (displayed too, so that a notebook executed by papermill shows
     it; tag the cell ``remove-output`` to keep it off the page), each of ``result.numbers`` as
-    ``<key>_<name>`` and the verdict as ``<key>_verdict``; record the verdict; return it (shown when
-    ``show``)."""
+    ``<key>_<name>`` and the verdict as ``<key>_verdict``; record the verdict under ``key`` (the status
+    table links to the ``{glue:figure} <key>`` of the page); return it (shown when ``show``)."""
     from myst_nb import glue
 
     if result.figure is not None:
@@ -27,7 +27,8 @@ def publish(P: Any, result: Any, key: str, show: bool = True) -> Verdict:
         glue(f"{key}_{name}", value, display=False)
     glue(f"{key}_verdict", result.verdict, display=False)
     verdict = record_verdict(P, figure=result.label, claim=result.claim, verdict=result.verdict,
-                             scale=result.scale, detail=result.detail)
+                             scale=result.scale, detail=result.detail, key=key,
+                             short=getattr(result, "short_claim", "") or "")
     if show:
         from .profiles import _show
 

@@ -11,6 +11,7 @@ import datetime as _dt
 import html
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -36,6 +37,121 @@ def format_scale(scale: Any) -> str:
     return _fmt(scale)
 
 
+# ---------------------------------------------------------------------------------------------------
+# the paper's names, short claims and short scales (for the status table)
+# ---------------------------------------------------------------------------------------------------
+
+_PAPER_ITEM = re.compile(r"^\s*(?P<kind>Figure|Fig\.?|Theorem|Thm\.?)\s*(?P<number>\d+)\b(?P<rest>.*)$", re.S)
+
+
+def paper_name(label: str) -> str:
+    """``label`` with the paper's figure or theorem written out: "Fig 5" and "Fig. 5" become "Figure 5",
+    "Thm 1" "Theorem 1"; anything else is returned as it is."""
+    m = _PAPER_ITEM.match(label)
+    if not m:
+        return label.strip()
+    kind = "Figure" if m["kind"].startswith("Fig") else "Theorem"
+    return f"{kind} {m['number']}{m['rest']}".strip()
+
+
+def is_paper_item(label: str) -> bool:
+    """Whether ``label`` names one of the paper's figures or theorems ("Figure 7", "Theorem 2 (n = 2)")."""
+    return _PAPER_ITEM.match(label) is not None
+
+
+def display_label(label: str) -> str:
+    """The name a verdict is shown under: the paper's ("Figure 7") or, for a figure of our own, its name
+    marked "(ours)" so that it cannot be taken for one of the paper's."""
+    name = paper_name(label)
+    return name if is_paper_item(name) or "(ours)" in name else f"{name} (ours)"
+
+
+def short_claim(claim: str, limit: int = 90) -> str:
+    """The claim's first clause (up to the first ';'), cut at a word to at most ``limit`` characters."""
+    text = " ".join(claim.split())
+    first = re.split(r";\s|\.\s", text, maxsplit=1)[0].rstrip(".;: ")
+    if len(first) <= limit:
+        return first
+    cut = first[: limit - 1].rsplit(" ", 1)[0].rstrip(",;: ")
+    return cut + "…"
+
+
+def _k(n: float) -> str:
+    """5000 -> "5k", 1500 -> "1.5k", 200 -> "200"."""
+    if n >= 1000:
+        return f"{n / 1000:.1f}".rstrip("0").rstrip(".") + "k" if n < 10_000 else f"{round(n / 1000)}k"
+    return f"{n:g}"
+
+
+def _numbers(value: Any) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _numbers(v)]
+    if isinstance(value, str):
+        return [float(x.replace(",", "")) for x in re.findall(r"\d[\d,]*(?:\.\d+)?(?:e-?\d+)?", value)]
+    return []
+
+
+def _data_noun(data: str) -> str:
+    low = data.lower()
+    if low.startswith("stand-in"):
+        return "stand-in images"
+    if "fashion" in low:
+        return "Fashion-MNIST images"
+    if "cifar" in low:
+        return "CIFAR-10 images"
+    if "mnist" in low:
+        return "digits"
+    return "samples"
+
+
+def short_scale(scale: Any) -> str:
+    """A scale in a few words for the status table: ``{"data": "MNIST, …", "samples": 5000, "depths": [2, …,
+    32], "seeds": 3}`` -> "5k digits · D ≤ 32 · 3 seeds". Reads the samples, depths (or units), ε,
+    epochs and seeds (or runs) of the mapping; leaves the rest to the full scale next to the figure."""
+    if not isinstance(scale, Mapping):
+        text = " ".join(str(scale).split())
+        return text if len(text) <= 40 else text[:39].rsplit(" ", 1)[0] + "…"
+    parts: list[str] = []
+    data = str(scale.get("data", ""))
+    noun = _data_noun(data)
+    samples = next((scale[k] for k in ("samples", "train images", "n_samples") if k in scale), None)
+    if samples is not None and _numbers(samples):
+        parts.append("/".join(_k(n) for n in dict.fromkeys(_numbers(samples))) + " " + noun)
+    elif data:
+        parts.append(data.split(",")[0].strip())
+    depths = next((scale[k] for k in ("depths", "depth") if k in scale), None)
+    if depths is not None and _numbers(depths):
+        ds = _numbers(depths)
+        parts.append(f"D = {ds[0]:g}" if len(set(ds)) == 1 else f"D ≤ {max(ds):g}")
+    else:
+        units = [x for k in scale if "units" in str(k).lower() or str(k).endswith(" L") for x in _numbers(scale[k])]
+        if units:
+            parts.append(f"L ≤ {_k(max(units))}")
+    eps = next((scale[k] for k in ("ε", "eps") if k in scale), None)
+    if isinstance(eps, (list, tuple)) and len(_numbers(eps)) > 1:
+        parts.append(f"ε {min(_numbers(eps)):g}…{max(_numbers(eps)):g}")
+    if "epochs" in scale and _numbers(scale["epochs"]):
+        es = _numbers(scale["epochs"])
+        parts.append(f"{es[0]:g} epochs" if len(set(es)) == 1 else f"≤ {max(es):g} epochs")
+    for key in ("seeds", "runs"):
+        if key in scale and _numbers(scale[key]):
+            parts.append(f"{_k(_numbers(scale[key])[0])} {key}")
+            break
+    return " · ".join(parts)
+
+
+def not_tested_reason(detail: str, scale: Any = None) -> str:
+    """Why a claim was not tested, in a few words (the verdict's detail has the whole reason)."""
+    data = str(scale.get("data", "")) if isinstance(scale, Mapping) else ""
+    if data.lower().startswith("stand-in") or "stand-in" in detail:
+        return "ran on a stand-in, not the paper's data"
+    return short_claim(detail, 60) if detail else "no reason recorded"
+
+
 def _write_json_atomic(path: Path, data: Any) -> None:
     from ..experiments.records import write_text_atomic
 
@@ -46,14 +162,14 @@ class Verdict(dict):
     """One recorded verdict; shows itself as a line under the figure."""
 
     def __repr__(self) -> str:
-        return f"Verdict ({self['figure']}): {self['verdict']} — {self['claim']} [scale: {self['scale']}]"
+        return f"Verdict ({display_label(self['figure'])}): {self['verdict']} — {self['claim']} [scale: {self['scale']}]"
 
     def _repr_html_(self) -> str:
         colour = _VERDICT_COLOURS.get(self["verdict"], "#57606a")
         detail = f"<br>{html.escape(self['detail'])}" if self.get("detail") else ""
         return (
             f'<div class="shortcut-verdict" style="border-left:4px solid {colour};padding:0.3em 0.8em;margin:0.5em 0">'
-            f'<strong>{html.escape(self["figure"])}</strong> — verdict: '
+            f'<strong>{html.escape(display_label(self["figure"]))}</strong> — verdict: '
             f'<strong style="color:{colour}">{html.escape(self["verdict"])}</strong><br>'
             f'<em>Claim:</em> {html.escape(self["claim"])}<br>'
             f'<em>Scale:</em> {html.escape(self["scale"])} (profile <code>{html.escape(self.get("profile", ""))}</code>)'
@@ -65,7 +181,8 @@ class Verdict(dict):
 _RUN = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
-def record_verdict(P: Any, figure: str, claim: str, verdict: str, scale: Any, detail: str = "") -> Verdict:
+def record_verdict(P: Any, figure: str, claim: str, verdict: str, scale: Any, detail: str = "", key: str = "",
+                   short: str = "") -> Verdict:
     """Record (or update) the verdict on ``figure`` of chapter ``P.chapter`` in
     ``P.results_dir/verdicts/<chapter>.json`` (written atomically) and return it for display.
 
@@ -74,7 +191,10 @@ def record_verdict(P: Any, figure: str, claim: str, verdict: str, scale: Any, de
     later ones in the same process are added (or replace the same figure's).
 
     ``verdict`` is one of :data:`VERDICTS`; ``scale`` a string or a mapping such as
-    ``{"samples": 1000, "depths": [2, 4, 8], "runs": 3}``; ``detail`` says what the numbers were.
+    ``{"samples": 1000, "depths": [2, 4, 8], "runs": 3}``; ``detail`` says what the numbers were;
+    ``key`` is the name the figure was glued under on the page (``publish(P, result, "fig7")``), by
+    which the status table finds the figure to link to; ``short`` the claim in a few words (default:
+    its first clause).
     """
     if verdict not in VERDICTS:
         raise ValueError(f"verdict={verdict!r} is not a verdict; valid verdicts: {', '.join(repr(v) for v in VERDICTS)}")
@@ -96,6 +216,8 @@ def record_verdict(P: Any, figure: str, claim: str, verdict: str, scale: Any, de
         "scale": format_scale(scale),
         "scale_raw": scale if isinstance(scale, (str, Mapping)) else _fmt(scale),
         "detail": str(detail),
+        "key": str(key),
+        "short_claim": (short or short_claim(claim)).strip(),
         "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     data["verdicts"][figure] = entry
@@ -105,7 +227,7 @@ def record_verdict(P: Any, figure: str, claim: str, verdict: str, scale: Any, de
 
 def load_verdicts(results_dir: str | os.PathLike, order: Iterable[str] | None = None) -> list[Verdict]:
     """All verdicts under ``results_dir/verdicts/``: one :class:`Verdict` (a dict with chapter, figure,
-    claim, verdict, scale, detail, profile, recorded) per figure, chapters in ``order`` (default: the
+    claim, short_claim, verdict, scale, scale_raw, detail, key, profile, recorded) per figure, chapters in ``order`` (default: the
     toc's order when a book root is found, else alphabetical), figures in the order first recorded."""
     folder = Path(results_dir) / "verdicts"
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
@@ -135,6 +257,9 @@ def load_verdicts(results_dir: str | os.PathLike, order: Iterable[str] | None = 
                     scale=entry.get("scale", ""),
                     detail=entry.get("detail", ""),
                     recorded=entry.get("recorded", ""),
+                    key=entry.get("key", ""),
+                    short_claim=entry.get("short_claim") or short_claim(entry.get("claim", "")),
+                    scale_raw=entry.get("scale_raw", entry.get("scale", "")),
                 )
             )
     return out
@@ -157,51 +282,171 @@ def _page_title(root: Path, page: str) -> str:
     return Path(page).name
 
 
+# ---------------------------------------------------------------------------------------------------
+# the status table
+# ---------------------------------------------------------------------------------------------------
+
+_DIRECTIVE = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{(?P<kind>glue:figure|figure|prf:[a-z]+)\}[ \t]*(?P<arg>[^\n]*)\n"
+    r"(?P<opts>(?:[ \t]*:[\w-]+:[^\n]*\n)*)", re.M)
+_OPTION = re.compile(r"^[ \t]*:(?P<name>[\w-]+):[ \t]*(?P<value>[^\n]*)$", re.M)
+
+
+def page_anchors(text: str, page: str) -> dict[str, str]:
+    """The anchors a page's markdown ``text`` defines for the status table, as the build qualifies them
+    (``shortcut.book.labels``: ``fig-7`` on page ``mnist`` becomes ``mnist-fig-7``):
+    ``"glue:<key>"`` -> the label of ``{glue:figure} <key>``, ``"image:<path>"`` -> that of
+    ``{figure} <path>``, ``"theorem:<n>"`` -> that of a ``prf:theorem`` whose title starts with n."""
+    out: dict[str, str] = {}
+    for m in _DIRECTIVE.finditer(text):
+        opts = {o["name"]: o["value"].strip() for o in _OPTION.finditer(m["opts"])}
+        label = opts.get("name") or opts.get("label")
+        if not label:
+            continue
+        label = label if label.startswith(page + "-") else f"{page}-{label}"
+        arg = m["arg"].strip()
+        if m["kind"] == "glue:figure":
+            out.setdefault(f"glue:{arg}", label)
+        elif m["kind"] == "figure":
+            out.setdefault(f"image:{arg}", label)
+        elif m["kind"] == "prf:theorem":
+            number = re.match(r"(?:Theorem\s+)?(\d+)\b", arg)
+            if number:
+                out.setdefault(f"theorem:{number[1]}", label)
+    return out
+
+
+def _badge(verdict: str) -> str:
+    colour = _VERDICT_COLOURS.get(verdict, "#57606a")
+    return f'<span class="shortcut-badge" style="background:{colour}">{html.escape(verdict)}</span>'
+
+
 class StatusReport:
-    """The reproduction-status table of the intro page."""
+    """The reproduction-status table of the intro page: one row per verdict — the paper's figure or
+    theorem (linked to the figure on its page), the claim in one line (the whole claim as a tooltip),
+    the verdict, the scale in a few words (the whole scale as a tooltip) and, where a run at the
+    paper's scale was kept (``shortcut.book.kept``), that run's verdict."""
 
     def __init__(self, profile: str, description: str, rows: list[Verdict], chapters: list[tuple[str, str, str]],
-                 results_dir: Path):
+                 results_dir: Path, anchors: Mapping[str, Mapping[str, str]] | None = None,
+                 kept: list[Mapping] | None = None):
         self.profile, self.description, self.rows, self.results_dir = profile, description, rows, results_dir
         self.chapters = chapters  # (name, title, html link) of the chapters that hold figures
-        have = {r["chapter"] for r in rows}
+        self.anchors = {k: dict(v) for k, v in (anchors or {}).items()}  # chapter -> page_anchors()
+        self.kept = list(kept or [])
+        have = {r["chapter"] for r in rows} | {k["chapter"] for k in self.kept}
         self.without = [c for c in chapters if c[0] not in have]
+
+    def _link(self, chapter: str, anchor: str | None) -> str:
+        """The page (and anchor) of ``chapter`` as a link from the intro, or "" when it is not in the site."""
+        link = {name: link for name, _, link in self.chapters}.get(chapter, "")
+        return f"{link}#{anchor}" if link and anchor else link
+
+    def _anchor(self, row: Mapping) -> str | None:
+        anchors = self.anchors.get(row["chapter"], {})
+        found = anchors.get(f"glue:{row.get('key', '')}") if row.get("key") else None
+        if found is None:
+            m = _PAPER_ITEM.match(paper_name(row["figure"]))
+            if m and m["kind"] == "Theorem":
+                found = anchors.get(f"theorem:{m['number']}")
+        return found
+
+    def table(self) -> list[dict[str, Any]]:
+        """The rows: a dict per verdict (``item``, ``ours``, ``link``, ``short_claim``, ``claim``,
+        ``verdict``, ``reason``, ``scale``, ``scale_full``, ``kept``: the kept run's facts or None), then
+        a row per kept run that has no verdict at this profile."""
+        kept = {(k["chapter"], paper_name((k.get("verdict") or {}).get("figure", k["figure"]))): k for k in self.kept}
+        used: set = set()
+        out = []
+        for r in self.rows:
+            name = paper_name(r["figure"])
+            k = kept.get((r["chapter"], name))
+            if k is not None:
+                used.add((r["chapter"], name))
+            out.append(self._row(r, k))
+        for key, k in kept.items():
+            if key not in used:
+                v = dict(k.get("verdict") or {})
+                row = {"chapter": k["chapter"], "figure": v.get("figure", k["figure"]), "claim": v.get("claim", ""),
+                       "verdict": "", "scale": "", "scale_raw": "", "detail": "", "key": ""}
+                out.append(self._row(row, k))
+        return out
+
+    def _row(self, r: Mapping, kept: Mapping | None) -> dict[str, Any]:
+        name = paper_name(r["figure"])
+        scale_raw = r.get("scale_raw", r.get("scale", ""))
+        kept_row = None
+        if kept is not None:
+            v = kept.get("verdict") or {}
+            image = f"figures/{kept['chapter']}/{Path(kept.get('file', '')).name}"
+            anchor = self.anchors.get(kept["chapter"], {}).get(f"image:{image}")
+            kept_row = {"verdict": v.get("verdict", "none recorded"), "profile": kept.get("profile", ""),
+                        "date": str(kept.get("computed", ""))[:10], "link": self._link(kept["chapter"], anchor),
+                        "scale": short_scale(v.get("scale_raw", v.get("scale", ""))) if v else "",
+                        "summary": _kept_summary(kept)}
+        return {
+            "chapter": r["chapter"], "item": display_label(name), "ours": not is_paper_item(name),
+            "link": self._link(r["chapter"], self._anchor(r)),
+            "short_claim": r.get("short_claim") or short_claim(r.get("claim", "")), "claim": r.get("claim", ""),
+            "verdict": r.get("verdict", ""), "detail": r.get("detail", ""),
+            "reason": not_tested_reason(r.get("detail", ""), scale_raw) if r.get("verdict") == "not tested" else "",
+            "scale": short_scale(scale_raw) if r.get("verdict") else "", "scale_full": r.get("scale", ""),
+            "kept": kept_row,
+        }
 
     def __repr__(self) -> str:
         lines = [f"Built with profile {self.profile!r}: {self.description}"]
-        if not self.rows:
+        if not self.rows and not self.kept:
             lines.append("No verdicts have been recorded yet at this profile.")
-        for r in self.rows:
-            lines.append(f"{r['chapter']} | {r['figure']} | {r['claim']} | {r['verdict']} | {r['scale']}")
+        for row in self.table():
+            kept = row["kept"]
+            at_paper = f" | paper's scale: {kept['verdict']} ({kept['profile']}, {kept['date']})" if kept else ""
+            reason = f" ({row['reason']})" if row["reason"] else ""
+            lines.append(f"{row['item']} | {row['short_claim']} | {row['verdict'] or '—'}{reason} | {row['scale']}{at_paper}")
         if self.without:
             lines.append("Chapters without a recorded verdict: " + ", ".join(c[1] for c in self.without))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         e = html.escape
-        titles = {name: (title, link) for name, title, link in self.chapters}
+        titles = {name: title for name, title, _ in self.chapters}
         parts = [
             f'<p class="shortcut-profile">This page was built with profile <code>{e(self.profile)}</code>: '
             f"{e(self.description)}</p>"
         ]
-        if not self.rows:
+        if not self.rows and not self.kept:
             parts.append(
                 '<p class="shortcut-noverdicts"><strong>No verdicts have been recorded yet</strong> at this '
                 "profile: no chapter has run to its verdicts.</p>"
             )
         else:
             body = []
-            for r in self.rows:
-                title, link = titles.get(r["chapter"], (r["chapter"], ""))
-                chap = f'<a href="{e(link)}">{e(title)}</a>' if link else e(title)
-                colour = _VERDICT_COLOURS.get(r["verdict"], "#57606a")
-                body.append(
-                    f"<tr><td>{chap}</td><td>{e(r['figure'])}</td><td>{e(r['claim'])}</td>"
-                    f'<td><strong style="color:{colour}">{e(r["verdict"])}</strong></td><td>{e(r["scale"])}</td></tr>'
-                )
+            for row in self.table():
+                where = e(titles.get(row["chapter"], row["chapter"]), quote=True)
+                item = (f'<a href="{e(row["link"], quote=True)}" title="{where}">{e(row["item"])}</a>'
+                        if row["link"] else f'<span title="{where}">{e(row["item"])}</span>')
+                claim = f'<span class="shortcut-claim" title="{e(row["claim"], quote=True)}">{e(row["short_claim"])}</span>'
+                if row["verdict"]:
+                    verdict = _badge(row["verdict"])
+                    if row["reason"]:
+                        verdict += f'<span class="shortcut-sub" title="{e(row["detail"], quote=True)}">{e(row["reason"])}</span>'
+                else:
+                    verdict = '<span class="shortcut-sub">not run at this profile</span>'
+                scale = f'<span title="{e(row["scale_full"], quote=True)}">{e(row["scale"])}</span>'
+                kept = row["kept"]
+                if kept:
+                    when = f'{e(kept["profile"])}, {e(kept["date"])}'
+                    when = f'<a href="{e(kept["link"], quote=True)}">{when}</a>' if kept["link"] else when
+                    paper = (f'{_badge(kept["verdict"])}<span class="shortcut-sub" title="{e(kept["summary"], quote=True)}">'
+                             f'{when}{" · " + e(kept["scale"]) if kept["scale"] else ""}</span>')
+                else:
+                    paper = '<span class="shortcut-sub">—</span>'
+                body.append(f'<tr class="{"shortcut-ours" if row["ours"] else "shortcut-paper"}">'
+                            f'<td class="shortcut-item">{item}</td><td>{claim}</td><td>{verdict}</td>'
+                            f"<td>{scale}</td><td>{paper}</td></tr>")
             parts.append(
-                '<table class="table shortcut-status"><thead><tr><th>chapter</th><th>figure / theorem</th>'
-                "<th>the paper's claim</th><th>verdict</th><th>scale</th></tr></thead>"
+                '<table class="table shortcut-status"><thead><tr><th>the paper\'s</th><th>claim</th>'
+                f"<th>verdict</th><th>scale</th><th>kept run at the paper's scale</th></tr></thead>"
                 f"<tbody>{''.join(body)}</tbody></table>"
             )
         if self.without:
@@ -211,28 +456,39 @@ class StatusReport:
         return "\n".join(parts)
 
 
+def _kept_summary(kept: Mapping) -> str:
+    """Where and when a kept run was computed, in one line (``shortcut.book.kept.Kept.summary``)."""
+    summary = getattr(kept, "summary", None)
+    return summary if isinstance(summary, str) else f"profile {kept.get('profile', '')}, computed {kept.get('computed', '')}"
+
+
 def status_report(P: Params, show: bool = True) -> StatusReport:
-    """Collect the verdicts under ``P.results_dir`` for the intro page (and show them)."""
+    """Collect the verdicts under ``P.results_dir`` and the kept runs of ``book/figures/`` for the intro
+    page (and show them)."""
+    from .kept import kept_figures
+
     root = P.root
     pages = toc_pages(root)
     here = Path(pages[0]).parent if pages else Path("book")
-    chapters = []
+    chapters, anchors = [], {}
     for page in pages[1:]:
         name = Path(page).name
         try:
-            if page_source(page, root)[1] != "notebook":
-                continue
+            source, kind = page_source(page, root)
         except ValueError:
+            continue
+        if kind != "notebook":
             continue
         link = os.path.relpath(page, here).replace(os.sep, "/") + ".html"
         chapters.append((name, _page_title(root, page), link))
+        anchors[name] = page_anchors(Path(source).read_text(encoding="utf-8"), name)
     # In a build, link only the chapters that made it into the site (the staging tree's notebooks).
     stage = os.environ.get(STAGE_ENV)
     if stage:
         chapters = [(n, t, link if (Path(stage) / here / link).with_suffix(".ipynb").is_file() else "")
                     for n, t, link in chapters]
     rows = load_verdicts(P.results_dir, order=[Path(p).name for p in pages])
-    report = StatusReport(P.profile, P.description, rows, chapters, Path(P.results_dir))
+    report = StatusReport(P.profile, P.description, rows, chapters, Path(P.results_dir), anchors, kept_figures(root))
     if show:
         _show(report)
     return report
