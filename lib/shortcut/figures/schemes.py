@@ -32,6 +32,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
 import numpy as np
 import pandas as pd
 
@@ -252,7 +253,7 @@ def draw_initial(table: pd.DataFrame, ns, schemes, scale=None):
         _depth_ticks(axes[:, j], table.loc[table["n"] == n, "depth"])
     handles, labels = axes[0, -1].get_legend_handles_labels()
     handles.append(Line2D([], [], marker="^", ls="", color="#555555", label="cond = ∞ (P10|λ| = 0)"))
-    axes[0, -1].legend(handles=handles, fontsize=7, loc="center right")
+    fig.legend(handles=handles, fontsize=8, loc="upper center", ncol=5, bbox_to_anchor=(0.5, -0.045), frameon=False)
     fig.suptitle("The Hessian at each scheme's start, against depth (solid: linear, dashed: ReLU at mid positions)")
     if scale:
         plots.scale_note(fig, scale)
@@ -278,6 +279,10 @@ def initial_numbers(runs: pd.DataFrame, table: pd.DataFrame, ns) -> dict[str, st
     c = _curve(table, "fixup", 1)
     out["fixup1_slope"] = f"{loglog_fit(c['depth'], c['max_abs'])['slope']:.2f}" if len(c) >= 2 else "n/a"
     out["depths"] = ", ".join(str(d) for d in sorted(table.loc[table["n"] == 2, "depth"].unique())) or "n/a"
+    two = table[(table["n"] == 2) & (table["mid"] == "id")]
+    deep = two[two["depth"] == two["depth"].max()]
+    out["top2"] = ", ".join(f"{LABELS[r.scheme]} {r.max_abs:.3g}" for r in deep.itertuples()) or "n/a"
+    out["deep2"] = str(int(deep["depth"].iloc[0])) if len(deep) else "n/a"
     return out
 
 
@@ -351,14 +356,26 @@ def with_infinite_cond(run: dict) -> dict:
     return {**run, "hessian_cond": [cond(m, p) for m, p in zip(run["hessian_max_abs"], run["hessian_p10_abs"])]}
 
 
+def union_grid(runs: dict[str, list], points: int) -> np.ndarray:
+    """``points`` losses, geometrically spaced, from the smallest loss any run reached to the largest
+    (Figure 5's grid spans only the losses every run covers; the schemes' runs move at such different
+    speeds that it can be empty, and each curve is drawn over its own range; the check still reads
+    only the losses where every scheme's curve is known)."""
+    losses = [dynamics.at_hessian_epochs(run, "cond")[0] for rs in runs.values() for run in rs]
+    if not losses:
+        return np.array([])
+    return np.geomspace(min(np.nanmin(x) for x in losses), max(np.nanmax(x) for x in losses), points)
+
+
 def cond_curves(records, schemes, grid_points: int) -> tuple[pd.DataFrame, list[str], dict[str, float]]:
-    """(Figure 5's curves of the condition number against the loss, one per scheme; the diverged runs;
-    per scheme, the share of Hessians with cond = ∞ at the start)."""
+    """(Figure 5's curves of the condition number against the loss, one per scheme, on
+    :func:`union_grid`; the diverged runs; per scheme, the share of runs whose Hessian at the start
+    has cond = ∞)."""
     runs, excluded = dynamics.survivors(records, schemes)
     runs = {s: [with_infinite_cond(r) for r in rs] for s, rs in runs.items()}
     start_inf = {s: float(np.mean([np.isinf(r["hessian_cond"][0]) for r in rs])) if rs else np.nan
                  for s, rs in runs.items()}
-    table = dynamics.curves(runs, dynamics.loss_grid(runs, grid_points), stats=["cond"])
+    table = dynamics.curves(runs, union_grid(runs, grid_points), stats=["cond"])
     return table, excluded, start_inf
 
 
@@ -409,9 +426,19 @@ def training_checks(best: pd.DataFrame, optimum: float, curves: pd.DataFrame, sc
     return out
 
 
-def draw_training(best: pd.DataFrame, curves: pd.DataFrame, schemes, ns, depth: int, n: int, scale=None):
+def hessian_points(records) -> pd.DataFrame:
+    """Every Hessian of the runs followed with it: scheme, loss, condition number (∞ where P10|λ| = 0)."""
+    return pd.DataFrame([{"scheme": r.key["scheme"], "loss": loss, "cond": c}
+                         for r in records for run in r.data["runs"]
+                         for loss, c in zip(*dynamics.at_hessian_epochs(with_infinite_cond(run), "cond"))],
+                        columns=["scheme", "loss", "cond"])
+
+
+def draw_training(best: pd.DataFrame, curves: pd.DataFrame, schemes, ns, depth: int, n: int, points=None,
+                  scale=None):
     """One panel per n: the best final loss above L* against depth (hollow: not trained); then the
-    condition number against the loss at one depth (training runs right to left)."""
+    condition number against the loss at one depth (training runs right to left): the mean curve
+    over seeds, and the Hessians it interpolates between as dots (``points``, :func:`hessian_points`)."""
     fig, axes = plt.subplots(1, len(ns) + 1, figsize=(4 * (len(ns) + 1), 3.9), squeeze=False)
     axes = axes[0]
     plt.close(fig)
@@ -433,26 +460,51 @@ def draw_training(best: pd.DataFrame, curves: pd.DataFrame, schemes, ns, depth: 
         if len(c):
             ax.plot(c["loss"], c["mean"], color=COLORS[s], label=LABELS[s])
             ax.fill_between(c["loss"], c["mean"] - c["std"], c["mean"] + c["std"], color=COLORS[s], alpha=0.2, lw=0)
+        if points is not None:
+            p = points[(points["scheme"] == s) & np.isfinite(points["cond"])]
+            ax.plot(p["loss"], p["cond"], ".", color=COLORS[s], ms=3, alpha=0.6)
     ax.set(xscale="log", yscale="log", xlabel="loss", ylabel=r"$\max|\lambda| / P_{10}|\lambda|$",
            title=f"depth {depth}, n = {n}: along training")
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.invert_xaxis()
     if scale:
         plots.scale_note(fig, scale)
     return fig
 
 
-def training_numbers(best: pd.DataFrame, optimum: float, curves, schemes, start_inf) -> dict[str, str]:
-    """The values the chapter's prose quotes."""
-    out = {"optimum": f"{optimum:.5f}"}
+def followed(records, schemes) -> pd.DataFrame:
+    """Per scheme, over the runs followed with the Hessian: the rate, the rate times the top eigenvalue
+    at the start (above 2, gradient descent is unstable along that direction), the largest loss
+    over the initial one (above 1: the loss rose before it fell), the condition number at the end."""
+    rows = []
     for s in schemes:
+        runs = [r.data["runs"][0] for r in records if r.key["scheme"] == s and r.data["runs"][0]["diverged_at"] < 0]
+        if runs:
+            rows.append({"scheme": s, "lr": runs[0]["lr"],
+                         "edge": float(np.mean([r["lr"] * r["hessian_max_abs"][0] for r in runs])),
+                         "peak": float(np.mean([np.nanmax(r["loss"]) / r["loss"][0] for r in runs])),
+                         "end_cond": float(np.mean([with_infinite_cond(r)["hessian_cond"][-1] for r in runs])),
+                         "end_loss": float(np.mean([r["loss"][-1] for r in runs]))})
+    return pd.DataFrame(rows, columns=["scheme", "lr", "edge", "peak", "end_cond", "end_loss"])
+
+
+def training_numbers(best: pd.DataFrame, optimum: float, curves, schemes, start_inf, runs: pd.DataFrame
+                     ) -> dict[str, str]:
+    """The values the chapter's prose quotes (``runs``: :func:`followed`)."""
+    out = {"optimum": f"{optimum:.5f}"}
+    for s in LABELS:  # every scheme, so that a chapter quoting one still builds when it was not run ('n/a')
         b = best[best["scheme"] == s]
-        out[f"{s}_trained"] = f"{int(b['trained'].sum())} of {len(b)}"
+        out[f"{s}_trained"] = f"{int(b['trained'].sum())} of {len(b)}" if len(b) else "n/a"
         two = b[b["n"] == 2]
         out[f"{s}_excess2"] = f"{(two['excess'].max() / optimum):.2g}" if len(two) else "n/a"
-        out[f"{s}_lr2"] = ", ".join(f"{v:g}" for v in two["best lr"]) if len(two) else "n/a"
+        out[f"{s}_lr2"] = ", ".join(f"{v:.2g}" for v in two["best lr"]) if len(two) else "n/a"
         out[f"{s}_start_inf"] = f"{start_inf.get(s, np.nan):.0%}" if np.isfinite(start_inf.get(s, np.nan)) else "n/a"
     m = training_measure(curves, schemes)
     out["share"] = "n/a" if m["why"] else f"{m['share']:.0%}"
+    each = lambda col, fmt: ", ".join(f"{LABELS[r.scheme]} {format(getattr(r, col), fmt)}"  # noqa: E731
+                                      for r in runs.itertuples()) or "n/a"
+    out.update(followed_lrs=each("lr", ".2g"), edge=each("edge", ".2g"), peak=each("peak", ".3g"),
+               end_cond=each("end_cond", ".2g"), end_loss=each("end_loss", ".4f"))
     return out
 
 
@@ -465,10 +517,10 @@ def run_training(P) -> Result:
     records = rates.sweep(P, {"grid": grid}, fn=fn, desc="schemes: rate grid")["grid"]
     best = best_table(records, P.schemes, P.ns, prob.optimum)
     dyn, lrs, missing = dynamics_jobs(P, best)
-    followed = rates.sweep(P, {"dynamics": dyn}, fn=fn, desc="schemes: with Hessians")["dynamics"]
+    records_followed = rates.sweep(P, {"dynamics": dyn}, fn=fn, desc="schemes: with Hessians")["dynamics"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        curves, diverged, start_inf = cond_curves(followed, [s for s in P.schemes if s in lrs], P.grid_points)
+        curves, diverged, start_inf = cond_curves(records_followed, [s for s in P.schemes if s in lrs], P.grid_points)
     depth = _depth(P.n, P.depth)
     scale = {"data": prob.source, "samples": prob.m, "depths": list(P.train_depths), "epochs": P.epochs,
              "rates": f"{P.n_lrs} from {P.lr_min:g} to {P.lr_max:g}", "seeds": P.seeds, "ε (zero)": P.eps,
@@ -476,9 +528,10 @@ def run_training(P) -> Result:
                                "rate: " + ", ".join(f"{LABELS[s]} {lr:.2g}" for s, lr in lrs.items())}
     excluded = (rates.excluded(rates.rate_grid(records, [_model(s, n) for s in P.schemes for n in P.ns]))
                 + missing + diverged)
+    runs = followed(records_followed, P.schemes)
     return Result(label="Schemes along training", claim=TRAINING_CLAIM,
                   checks=training_checks(best, prob.optimum, curves, P.schemes, P.ns), scale=scale,
-                  figure=draw_training(best, curves, P.schemes, P.ns, depth, P.n, scale=scale),
-                  table={"best": best, "curves": curves},
-                  numbers={**training_numbers(best, prob.optimum, curves, P.schemes, start_inf),
-                           "followed_lrs": ", ".join(f"{LABELS[s]} {lr:.2g}" for s, lr in lrs.items()) or "none"})
+                  figure=draw_training(best, curves, P.schemes, P.ns, depth, P.n, points=hessian_points(records_followed),
+                                       scale=scale),
+                  table={"best": best, "curves": curves, "followed": runs}, excluded=excluded,
+                  numbers=training_numbers(best, prob.optimum, curves, P.schemes, start_inf, runs))
