@@ -32,7 +32,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 import numpy as np
 import pandas as pd
 
@@ -465,6 +465,8 @@ def draw_training(best: pd.DataFrame, curves: pd.DataFrame, schemes, ns, depth: 
             ax.plot(p["loss"], p["cond"], ".", color=COLORS[s], ms=3, alpha=0.6)
     ax.set(xscale="log", yscale="log", xlabel="loss", ylabel=r"$\max|\lambda| / P_{10}|\lambda|$",
            title=f"depth {depth}, n = {n}: along training")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.invert_xaxis()
     if scale:
