@@ -1,6 +1,8 @@
 """Figure 3's checks on made-up 2-shortcut runs: norms ordered by depth or not, nets that did not train,
 and too few depths to tell."""
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from shortcut.figures import fig3
@@ -65,3 +67,12 @@ def test_numbers():
     n = fig3.numbers(table(runs(ORDERED)), {"linear": "lin"}, start=1)
     assert n == {"burn_in": 1, "frac_lin": "100%", "rate_lin": "1",
                  "final_lin": "0.5 (depth 2), 0.25 (depth 4), 0.125 (depth 8)"}
+
+
+def test_the_runs_and_the_depths_left_out_are_counted():
+    t = table(runs(ORDERED))
+    assert fig3.runs_text(t, "linear") == "6 runs, none of which diverged at that rate"
+    assert fig3.runs_text(t, "ReLU at mid") == "no runs"
+    P = SimpleNamespace(depths=[2, 4, 96], relu_depths=[2, 4], fig3_depths=[2, 4, 96])
+    assert fig3.excluded(P) == ["ReLU at mid: depths [96] (not among that figure's depths, so not run)"]
+    assert fig3.excluded(SimpleNamespace(depths=[2, 4], relu_depths=[2, 4], fig3_depths=[2, 4])) == []

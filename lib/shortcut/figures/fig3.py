@@ -44,7 +44,8 @@ def common_rate(grid: pd.DataFrame, depths: Sequence[int]) -> float:
 
 def collect(records: Sequence[Record], depths: Sequence[int], panel: str) -> pd.DataFrame:
     """One row per (depth, epoch) of ``panel``: the mean over seeds of the average Frobenius norm of the
-    2-shortcut nets of ``depths`` at their common rate, that rate, and whether the net trained."""
+    2-shortcut nets of ``depths`` at their common rate, that rate, the runs averaged (none diverged at that
+    rate) and whether the net trained."""
     recs = [r for r in records if r.key["model"] == SHORTCUT and r.key["depth"] in depths]
     grid = rates.rate_grid(recs, [SHORTCUT])
     lr = common_rate(grid, depths) if len(grid) else float("nan")
@@ -54,9 +55,9 @@ def collect(records: Sequence[Record], depths: Sequence[int], panel: str) -> pd.
         frob = np.nanmean(np.asarray([run["frob"] for run in runs], float), axis=0)
         at = grid[(grid["depth"] == depth) & (grid["lr"] == lr)].iloc[0]
         ok = rates.trained(at["mean"], at["initial"])
-        rows += [{"panel": panel, "depth": depth, "lr": lr, "trained": ok, "epoch": e, "frob": v}
+        rows += [{"panel": panel, "depth": depth, "lr": lr, "runs": len(runs), "trained": ok, "epoch": e, "frob": v}
                  for e, v in enumerate(frob)]
-    return pd.DataFrame(rows, columns=["panel", "depth", "lr", "trained", "epoch", "frob"])
+    return pd.DataFrame(rows, columns=["panel", "depth", "lr", "runs", "trained", "epoch", "frob"])
 
 
 def ordered_fraction(curves: pd.DataFrame, start: int) -> float:
@@ -127,21 +128,43 @@ def numbers(table: pd.DataFrame, keys: Mapping[str, str], start: int) -> dict[st
 PANELS = {"linear": "lin", "ReLU at mid": "relu"}  # the two panels of Fig. 3 and their short names
 
 
+def excluded(P) -> list[str]:
+    """The depths of ``P.fig3_depths`` a panel leaves out because its figure's sweep did not run them."""
+    out = []
+    for panel, depths in zip(PANELS, (P.depths, P.relu_depths)):
+        missing = [d for d in P.fig3_depths if d not in depths]
+        if missing:
+            out.append(f"{panel}: depths {missing} (not among that figure's depths, so not run)")
+    return out
+
+
+def runs_text(table: pd.DataFrame, panel: str) -> str:
+    """How many runs a panel averages, at its rate (at which none of them diverged)."""
+    nets = table[table["panel"] == panel].drop_duplicates("depth")
+    return f"{int(nets['runs'].sum())} runs, none of which diverged at that rate" if len(nets) else "no runs"
+
+
 def run(P, linear: Sequence[Record] | None = None, relu: Sequence[Record] | None = None) -> Result:
     """Figure 3 from the chapter's parameters ``P`` and the records of Figures 7 (``linear``) and 8
     (``relu``); the runs are made (or found) when they are not given."""
     if linear is None or relu is None:
         linear, relu = rates.sweep(P, {"Fig 7": fig7.jobs(P), "Fig 8": fig8.jobs(P)}).values()
     start, panels = burn_in(P.epochs), list(PANELS)
-    table = pd.concat([collect(linear, [d for d in P.fig3_depths if d in P.depths], panels[0]),
-                       collect(relu, [d for d in P.fig3_depths if d in P.relu_depths], panels[1])], ignore_index=True)
+    depths = {panels[0]: [d for d in P.fig3_depths if d in P.depths],
+              panels[1]: [d for d in P.fig3_depths if d in P.relu_depths]}
+    table = pd.concat([collect(linear, depths[panels[0]], panels[0]), collect(relu, depths[panels[1]], panels[1])],
+                      ignore_index=True)
     prob, m8 = rates.problem(P, P.n_samples), rates.problem(P, P.relu_samples).m
-    note = (f"{prob.source} · linear: {prob.m} samples; ReLU: {m8} samples; depths {list(P.fig3_depths)}; epochs "
-            f"{P.epochs} (the paper: {rates.PAPER_EPOCHS}); mean of {P.seeds} seeds; one rate per panel (the largest "
-            f"stable at every depth); ε {P.eps:g}")
+    left_out = excluded(P)
+    note = (f"{prob.source} · linear: {prob.m} samples, depths {depths[panels[0]]}; ReLU: {m8} samples, depths "
+            f"{depths[panels[1]]}; epochs {P.epochs} (the paper: {rates.PAPER_EPOCHS}); mean of {P.seeds} seeds; one "
+            f"rate per panel (the largest at which no run of the panel diverged); ε {P.eps:g}"
+            + (f" · left out: {'; '.join(left_out)}" if left_out else ""))
     lr = {p: float(table.loc[table["panel"] == p, "lr"].iloc[0]) if (table["panel"] == p).any() else float("nan")
           for p in panels}
-    scale = {"data": prob.source, "samples": f"{prob.m} (linear), {m8} (ReLU)", "depths": list(P.fig3_depths),
+    scale = {"data": prob.source, "samples": f"{prob.m} (linear), {m8} (ReLU)", "depths": depths,
              "epochs": P.epochs, "seeds": P.seeds, "rates": {k: float(f"{v:.3g}") for k, v in lr.items()}}
+    quoted = {**numbers(table, PANELS, start), "excluded": "; ".join(left_out) or "no depth",
+              **{f"runs_{key}": runs_text(table, panel) for panel, key in PANELS.items()}}
     return Result(label=LABEL, claim=CLAIM, checks=checks(table, panels, start), scale=scale,
-                  figure=draw(table, panels, start, note), table=table, numbers=numbers(table, PANELS, start))
+                  figure=draw(table, panels, start, note), table=table, numbers=quoted, excluded=left_out)

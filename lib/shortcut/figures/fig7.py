@@ -8,7 +8,10 @@ on the rate. The runs are those of :mod:`shortcut.figures.rates` (linear nets, `
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -143,8 +146,9 @@ def numbers(best_table: pd.DataFrame, grid: pd.DataFrame, optimum: float, deep: 
     """The values the chapter's prose quotes, formatted."""
     b2 = best_table[best_table["model"] == SHORTCUT]
     others = [m for m in models if m != SHORTCUT]
-    ex = {m: rates.at(best_table, m, col="excess") for m in others}
-    runner = min(ex, key=lambda m: ex[m] if np.isfinite(ex[m]) else np.inf) if ex else ""
+    ex = {m: rates.at(best_table, m, col="excess") for m in others if (best_table["model"] == m).any()}
+    runner = min(ex, key=lambda m: _floored(ex[m])) if ex else ""
+    ex2 = rates.at(best_table, SHORTCUT, col="excess") if len(b2) else np.nan
     worst = float((b2["excess"] / optimum).max()) if len(b2) else np.nan
     xs = best_table[best_table["model"] == PLAIN].set_index("depth")
     xs = xs.iloc[-1] if len(xs) else None
@@ -158,7 +162,7 @@ def numbers(best_table: pd.DataFrame, grid: pd.DataFrame, optimum: float, deep: 
     return {
         "optimum": f"{optimum:.5f}", "deep": deep,
         "worst_rel": f"{100 * worst:.2g}%" if worst < 1 else f"{100 * worst:.0f}%",
-        "ex2": f"{rates.at(best_table, SHORTCUT, col='excess'):.2g}" if len(b2) else "–",
+        "ex2": f"{ex2:.2g}" if len(b2) else "–",
         "runner_up": runner, "ex_runner": f"{ex[runner]:.2g}" if runner else "–",
         "lr2": f"{rates.at(best_table, SHORTCUT, col='best lr'):.3g}" if len(b2) else "–",
         "lr_others": ", ".join(f"{m} {v:.3g}" for m, v in lr_others.items()) or "none",
@@ -173,6 +177,28 @@ def numbers(best_table: pd.DataFrame, grid: pd.DataFrame, optimum: float, deep: 
         "not_trained": ", ".join(f"{r.model} (depth {r.depth})" for r in best_table.itertuples() if not r.trained)
         or "none",
         "excluded": rates.excluded_text(grid),
+        **contrast_numbers(ex2, ex, optimum),
+    }
+
+
+def contrast_numbers(ex2: float, others: Mapping[str, float], optimum: float) -> dict[str, str]:
+    """The numbers of the contrast at the largest depth (``others``: model -> excess over L*): how many times
+    2-shortcut is closer to L* than the closest other network, every network's excess, which others are inside
+    the band :data:`NEAR_OPTIMUM` too, and the 1-shortcut and orthogonal networks' excesses."""
+    rel = lambda v: ("no stable rate" if not np.isfinite(v) else f"{100 * v / optimum:.2g}% of L*"  # noqa: E731
+                     if v < optimum else f"{v / optimum:.3g} times L*")
+    inside = lambda v: bool(np.isfinite(v) and v <= NEAR_OPTIMUM * optimum)  # noqa: E731
+    runner = min(others, key=lambda m: _floored(others[m])) if others else ""
+    one, ortho = others.get("1-shortcut", np.nan), others.get("orthogonal", np.nan)
+    fmt = lambda v: f"{v:.2g}" if np.isfinite(v) else "–"  # noqa: E731
+    return {
+        "contrast": f"{_floored(others[runner]) / _floored(ex2):.3g}" if runner else "–",
+        "contrast_min": f"{CONTRAST:g}", "band": f"{100 * NEAR_OPTIMUM:g}%",
+        "excess_deep": "; ".join(f"{m} {fmt(v)} ({rel(v)})" for m, v in {SHORTCUT: ex2, **others}.items()),
+        "also_near": ", ".join(m for m, v in others.items() if inside(v)) or "none",
+        "ex1": fmt(one), "rel1": rel(one), "band1": "inside" if inside(one) else "outside",
+        "ratio1": f"{_floored(one) / _floored(ex2):.3g}" if np.isfinite(one) else "–",
+        "ex_ortho": fmt(ortho), "rel_ortho": rel(ortho),
     }
 
 
@@ -190,19 +216,43 @@ def run(P, records: Sequence[Record] | None = None) -> rates.SweepResult:
                              numbers=numbers(table, grid, optimum, deep, P.models), excluded=rates.excluded(grid))
 
 
+# the end of :func:`contrast`'s detail, read back from a kept figure's verdict
+KEPT_CONTRAST = re.compile(r"at depth (?P<deep>\d+) (?P<ex2>\S+) against (?P<runner>\S+?)(?:'s (?P<ex_runner>\S+)|, "
+                           r"which had no stable rate) \(the closest of the others\): (?P<contrast>\S+)×")
+
+
 def kept_numbers(kept: Mapping[str, Any], P) -> dict[str, str]:
     """The facts of a kept Figure 7 (the JSON beside ``book/figures/mnist/fig7-paper.png``) the prose
-    quotes: its verdict, its grid, which of its changed parameters enter Figure 7, and how its verdict
-    was amended after the run, if it was."""
+    quotes: its verdict, its grid, its data and what they reduce from the paper's, which of its changed
+    parameters enter Figure 7, how its verdict was amended after the run, if it was, and the numbers of
+    the contrast (:func:`contrast`) read back from its verdict's detail — the JSON keeps no records, so a
+    kept run older than that check has none (``paper_contrast_note`` says so). The closest other network's
+    excess is given as a fraction of L* when the kept run's data are those of ``P`` (then L* is the same)."""
     kp, changed = kept["parameters"], kept.get("changed_parameters") or {}
     enter = sorted(parameters(P) & set(changed))
     amended = kept.get("amended", "")
+    v = kept.get("verdict") or {}
+    data = (v.get("scale_raw") or {}).get("data", "")
+    reduced = SimpleNamespace(epochs=int(kp["epochs"]), seeds=int(kp["seeds"]), depths=json.loads(kp["depths"]),
+                              relu_depths=[])
+    found = KEPT_CONTRAST.search(v.get("detail", ""))
+    facts = found.groupdict(default="–") if found else dict.fromkeys(("deep", "ex2", "runner", "ex_runner",
+                                                                        "contrast"), "–")
+    prob = rates.problem(P, P.n_samples) if found and facts["ex_runner"] != "–" and data else None
+    same = prob is not None and prob.source == data
     return {
         "amended": f"Its verdict was amended: {amended}." if amended else "",
-        "verdict": kept["verdict"]["verdict"],
+        "verdict": v.get("verdict", "none recorded"),
         "grid": f"depths {kp['depths']}, {kp['seeds']} seeds, {kp['n_lrs']} rates from {kp['lr_min']} to "
                 f"{kp['lr_max']}, {kp['epochs']} epochs",
         "changes": "run at the profile's own parameters" if not changed else
                    f"of the changed parameters, {', '.join(enter)} enter Figure 7" if enter else
                    "none of the changed parameters enters Figure 7",
+        "data": data or "data not recorded",
+        "reduced": rates.reductions(reduced, 0, 0, data=data, relu=False),
+        **{k: facts[k] for k in ("deep", "ex2", "runner", "ex_runner", "contrast")},
+        "rel_runner": f"{100 * float(facts['ex_runner']) / prob.optimum:.2g}% of L*" if same else
+                      "its L* is not stored; this page's data differ" if found else "–",
+        "contrast_note": "" if found else
+                         "The kept run predates the check of the contrast; re-run at the paper profile to apply it.",
     }

