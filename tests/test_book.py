@@ -333,6 +333,8 @@ def test_status_report_is_one_compact_table_linking_each_figure(fake_book):
     # the paper's name, linked to the figure's anchor on its page (the build prefixes labels with the page)
     assert '<a href="dyn.html#dyn-fig-6" title="Dynamics of training">Figure 6</a>' in fig6
     assert 'href="dyn.html#dyn-thm-2"' in thm2  # a theorem without a figure: its statement
+    # the ids are Sphinx's: lower case, '_' -> '-'
+    assert book.verdicts.html_id("initial_point-fig-cond-L") == "initial-point-fig-cond-l"
     # the claim in one line; the whole claim as a tooltip
     assert ">2-shortcut&#x27;s index is the smallest at equal loss</span>" in fig6
     assert 'title="2-shortcut&#x27;s index is the smallest at equal loss; it drops sharply' in fig6

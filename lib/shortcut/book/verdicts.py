@@ -316,6 +316,15 @@ def page_anchors(text: str, page: str) -> dict[str, str]:
     return out
 
 
+def html_id(label: str) -> str:
+    """The HTML id Sphinx gives a label (docutils' ``make_id``: lower case, ``_`` and other signs -> ``-``)."""
+    try:
+        from docutils.nodes import make_id
+    except ImportError:  # the book extra is not installed: docutils' rule for the labels the book uses
+        return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+    return make_id(label)
+
+
 def _badge(verdict: str) -> str:
     colour = _VERDICT_COLOURS.get(verdict, "#57606a")
     return f'<span class="shortcut-badge" style="background:{colour}">{html.escape(verdict)}</span>'
@@ -340,7 +349,7 @@ class StatusReport:
     def _link(self, chapter: str, anchor: str | None) -> str:
         """The page (and anchor) of ``chapter`` as a link from the intro, or "" when it is not in the site."""
         link = {name: link for name, _, link in self.chapters}.get(chapter, "")
-        return f"{link}#{anchor}" if link and anchor else link
+        return f"{link}#{html_id(anchor)}" if link and anchor else link
 
     def _anchor(self, row: Mapping) -> str | None:
         anchors = self.anchors.get(row["chapter"], {})
@@ -432,21 +441,23 @@ class StatusReport:
                         verdict += f'<span class="shortcut-sub" title="{e(row["detail"], quote=True)}">{e(row["reason"])}</span>'
                 else:
                     verdict = '<span class="shortcut-sub">not run at this profile</span>'
-                scale = f'<span title="{e(row["scale_full"], quote=True)}">{e(row["scale"])}</span>'
+                if row["scale"]:
+                    claim += (f'<span class="shortcut-sub shortcut-scale" title="{e(row["scale_full"], quote=True)}">'
+                              f'{e(row["scale"])}</span>')
                 kept = row["kept"]
                 if kept:
                     when = f'{e(kept["profile"])}, {e(kept["date"])}'
                     when = f'<a href="{e(kept["link"], quote=True)}">{when}</a>' if kept["link"] else when
-                    paper = (f'{_badge(kept["verdict"])}<span class="shortcut-sub" title="{e(kept["summary"], quote=True)}">'
-                             f'{when}{" · " + e(kept["scale"]) if kept["scale"] else ""}</span>')
+                    facts = kept["summary"] + (f"; scale: {kept['scale']}" if kept["scale"] else "")
+                    paper = f'{_badge(kept["verdict"])}<span class="shortcut-sub" title="{e(facts, quote=True)}">{when}</span>'
                 else:
                     paper = '<span class="shortcut-sub">—</span>'
                 body.append(f'<tr class="{"shortcut-ours" if row["ours"] else "shortcut-paper"}">'
-                            f'<td class="shortcut-item">{item}</td><td>{claim}</td><td>{verdict}</td>'
-                            f"<td>{scale}</td><td>{paper}</td></tr>")
+                            f'<td class="shortcut-item">{item}</td><td class="shortcut-what">{claim}</td>'
+                            f'<td class="shortcut-verdict">{verdict}</td><td class="shortcut-kept">{paper}</td></tr>')
             parts.append(
-                '<table class="table shortcut-status"><thead><tr><th>the paper\'s</th><th>claim</th>'
-                f"<th>verdict</th><th>scale</th><th>kept run at the paper's scale</th></tr></thead>"
+                '<table class="table shortcut-status"><thead><tr><th>figure</th><th>the claim · the scale it ran at</th>'
+                f"<th>verdict</th><th>the paper's scale</th></tr></thead>"
                 f"<tbody>{''.join(body)}</tbody></table>"
             )
         if self.without:
