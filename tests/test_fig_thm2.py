@@ -13,14 +13,18 @@ from shortcut.figures import thm2
 from shortcut.figures.checks import FAILED, PASSED, UNDECIDABLE, verdict
 
 
-def entries(ns=(1, 2, 3, 4), H=None, H_err=1e-15, g=None, g_err=1e-17) -> pd.DataFrame:
-    """A table shaped like thm2.entries: by default what the theorem says (zero H for n ≥ 3, zero g for n ≥ 2)."""
+def entries(ns=(1, 2, 3, 4), H=None, H_err=1e-15, g=None, g_err=1e-17, curved=0.02, curved_err=None) -> pd.DataFrame:
+    """A table shaped like thm2.entries: by default what the theorem says (zero H for n ≥ 3, zero g for n ≥ 2),
+    linear rows and, for n = 1, a silu post row whose σ''(0) term is ``curved`` (``None``: no such row)."""
     rows = []
     for n in ns:
         rows.append({"n": n, "activations": "linear", "P": 100 * n,
                      "max |H|": (H or {}).get(n, 0.0 if n >= 3 else 0.5),
                      "max |H − closed form|": H_err, "max |∇L|": (g or {}).get(n, 0.0 if n >= 2 else 0.3),
-                     "max |∇L − closed form|": g_err})
+                     "max |∇L − closed form|": g_err, "max |σ''(0) term|": 0.0})
+        if n == 1 and curved is not None:
+            rows.append({**rows[-1], "activations": "silu post", "max |σ''(0) term|": curved,
+                         "max |H − closed form|": H_err if curved_err is None else curved_err})
     return pd.DataFrame(rows)
 
 
@@ -98,19 +102,73 @@ def test_n2_flatness_is_undecidable_at_one_depth_and_closed_form_without_n2():
 
 def test_n1_passes_when_cond_grows():
     checks = thm2.checks_n1(entries(), curves())
-    assert outcomes(checks) == [PASSED] * 3 and "×21 from 1 to 8 units" in checks[1].detail
+    assert outcomes(checks) == [PASSED] * 4 and "×21 from 1 to 8 units" in checks[2].detail
 
 
 @pytest.mark.parametrize("one", [[1.0, 1.1, 1.2, 1.3],      # monotone but not even doubled
                                  [1.0, 3.2, 2.0, 21.0]])    # grows overall but not at every step
 def test_n1_fails_when_cond_does_not_grow(one):
-    assert outcomes(thm2.checks_n1(entries(), curves(one=one)))[1] == FAILED
+    assert outcomes(thm2.checks_n1(entries(), curves(one=one)))[2] == FAILED
 
 
 def test_n1_fails_on_a_wrong_gradient_and_is_undecidable_at_one_depth():
-    assert outcomes(thm2.checks_n1(entries(g_err=1e-8), curves()))[2] == FAILED
-    assert outcomes(thm2.checks_n1(entries(), curves(units=(4,), one=[5.0])))[1] == UNDECIDABLE
-    assert outcomes(thm2.checks_n1(entries(ns=(2, 3)), curves()))[::2] == [UNDECIDABLE, UNDECIDABLE]
+    assert outcomes(thm2.checks_n1(entries(g_err=1e-8), curves()))[3] == FAILED
+    assert outcomes(thm2.checks_n1(entries(), curves(units=(4,), one=[5.0])))[2] == UNDECIDABLE
+    assert outcomes(thm2.checks_n1(entries(ns=(2, 3)), curves()))[::3] == [UNDECIDABLE, UNDECIDABLE]
+
+
+def test_curvature_passes_when_the_sigma_second_derivative_term_matches():
+    c = thm2.check_curvature(entries(curved=0.02))
+    assert c.outcome == PASSED and "term up to 2.00e-02" in c.detail
+
+
+def test_curvature_fails_when_the_closed_form_misses_the_term():
+    # a closed form without the σ''(0) term is off by the whole term
+    assert thm2.check_curvature(entries(curved=0.02, curved_err=0.02)).outcome == FAILED
+    assert thm2.check_curvature(entries(curved=0.02, curved_err=1e-9)).outcome == FAILED
+
+
+def test_curvature_is_undecidable_without_a_curved_post_activation():
+    for table in (entries(curved=None), entries(curved=0.0), entries(curved=0.5 * thm2.CURVED), entries(ns=(2, 3))):
+        c = thm2.check_curvature(table)
+        assert c.outcome == UNDECIDABLE and "not exercised" in c.reason
+
+
+# ----------------------------------------------------------------------------- ReLU at the ε-point
+
+
+def relu(units=(1, 2, 4, 8), ratio=None, cond=None, at_zero=0.0) -> pd.DataFrame:
+    """A table shaped like thm2.relu_table: by default max|λ| at 0.95·σmax(C)/2, cond (P10) 3.0 at every L."""
+    n = len(units)
+    ratio = np.full(n, 0.95) if ratio is None else np.asarray(ratio, dtype=float)
+    cond = np.full(n, 3.0) if cond is None else np.asarray(cond, dtype=float)
+    return pd.DataFrame({"L": list(units), "max |H| at exactly 0 (autograd)": at_zero, "max|λ| at ε-point": ratio,
+                         "σmax(C)/2 (paper's convention)": 1.0, "max|λ| / (σmax(C)/2)": ratio,
+                         "P10|λ| at ε-point": 1.0 / cond, "cond (P10) at ε-point": cond,
+                         "cond (P10), paper's convention": 2.0})
+
+
+def test_relu_passes_near_half_sigma_max_and_flat():
+    checks = thm2.checks_relu(relu())
+    assert outcomes(checks) == [PASSED] * 3 and verdict(checks) == "reproduced"
+    assert "from 0.950 to 0.950" in checks[1].detail
+
+
+def test_relu_fails_at_another_convention_or_with_growth():
+    assert outcomes(thm2.checks_relu(relu(at_zero=1e-3)))[0] == FAILED            # autograd's relu'(0) ≠ 0
+    assert outcomes(thm2.checks_relu(relu(ratio=[1.0, 1.0, 1.0, 2.0])))[1] == FAILED  # σ'(0) = 1 at one L
+    assert outcomes(thm2.checks_relu(relu(ratio=[0.5, 1.0, 1.0, 1.0])))[1] == FAILED
+    inside, outside = 1 + 0.9 * thm2.RELU_CLOSE, 1 - 1.1 * thm2.RELU_CLOSE
+    assert outcomes(thm2.checks_relu(relu(ratio=[inside] * 4)))[1] == PASSED
+    assert outcomes(thm2.checks_relu(relu(ratio=[outside] * 4)))[1] == FAILED
+    grows = thm2.checks_relu(relu(cond=[3.0, 4.0, 6.0, 9.0]))[2]
+    assert grows.outcome == FAILED and "×3" in grows.detail
+    assert outcomes(thm2.checks_relu(relu(cond=[3.0, 3.3, 3.1, 0.9 * thm2.RELU_FLAT * 3.0])))[2] == PASSED
+
+
+def test_relu_flatness_is_undecidable_at_one_L():
+    checks = thm2.checks_relu(relu(units=(4,)))
+    assert outcomes(checks) == [PASSED, PASSED, UNDECIDABLE] and verdict(checks) == "inconclusive"
 
 
 # ----------------------------------------------------------------------------- the computed tables
@@ -126,13 +184,29 @@ def data():
 
 def test_computed_tables_pass_every_check(data):
     X, Y = data
-    found = thm2.entries(X, Y, ns=(1, 2, 3), units=2, activation="silu")
-    assert len(found) == 3 * 4 - 1  # no mid position in a 1-shortcut unit
-    spec = thm2.spectra_n2(X, Y, cond_units=(1, 2, 3), activation="silu")
-    cond = thm2.conditioning(X, Y, cond_units=(1, 2, 4), activation="silu")
+    found = thm2.entries(X, Y, ns=(1, 2, 3), units=2, activation=["tanh", "silu"])
+    assert len(found) == 3 * 7 - 2  # linear, then each activation at 3 positions; no mid in a 1-shortcut unit
+    spec = thm2.spectra_n2(X, Y, cond_units=(1, 2, 3), activation=["tanh", "silu"])
+    cond = thm2.conditioning(X, Y, cond_units=(1, 2, 4), activation=["tanh", "silu"])
     for checks in (thm2.checks_n3(found), thm2.checks_n2(found, spec), thm2.checks_n1(found, cond)):
         assert verdict(checks) == "reproduced", [c.line() for c in checks]
     assert cond.loc[cond.n == 3, "cond"].isna().all()
+    # σ''(0) enters only through silu at the post position of a 1-shortcut unit, and there it is not small
+    curved = found[found["max |σ''(0) term|"] > 0]
+    assert list(zip(curved.n, curved.activations)) == [(1, "silu post")]
+    assert float(curved["max |σ''(0) term|"].iloc[0]) > thm2.CURVED
+
+
+def test_the_curvature_check_fails_on_a_closed_form_without_the_term(data, monkeypatch):
+    X, Y = data
+    from shortcut.science import theorem2
+
+    zero = lambda net, X, Y, relu_convention="autograd": torch.zeros(net.d ** 2, net.d ** 2, dtype=X.dtype)  # noqa: E731
+    with monkeypatch.context() as patch:
+        patch.setattr(theorem2, "curvature_block", zero)  # the closed form as if σ''(0) were 0
+        found = thm2.entries(X, Y, ns=(1,), units=2, activation="silu")
+    found["max |σ''(0) term|"] = thm2.entries(X, Y, ns=(1,), units=2, activation="silu")["max |σ''(0) term|"]
+    assert thm2.check_curvature(found).outcome == FAILED
 
 
 def test_draw_structure_and_conditioning(data):
@@ -152,6 +226,7 @@ def test_run_gives_one_result_per_part_on_real_images():
     assert results["n3"].verdict == "reproduced" and results["n2"].verdict == "reproduced"
     assert results["n2"].figure is not None and results["n1"].figure is not None
     assert "MNIST" in results["n1"].scale["data"]
-    relu, numbers = thm2.relu(P)
-    assert list(relu["L"]) == [1, 2] and (relu["max |H| at exactly 0 (autograd)"] == 0).all()
-    assert set(numbers) == {"cond_spread", "eps"}
+    relu = thm2.relu(P)
+    assert list(relu.table["L"]) == [1, 2] and (relu.table["max |H| at exactly 0 (autograd)"] == 0).all()
+    assert relu.checks[0].outcome == PASSED and relu.label.endswith("(ours)")
+    assert set(relu.numbers) >= {"cond_spread", "eps", "ratio_min", "ratio_max"} and "MNIST" in relu.scale["data"]

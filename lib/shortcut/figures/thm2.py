@@ -5,15 +5,17 @@ The closed forms of :mod:`shortcut.science.theorem2` are compared with the exact
 that :mod:`shortcut.science.hessian` gets by automatic differentiation, at ``W = 0`` on whitened images:
 
 - :func:`entries` — closed form against autograd, entry by entry, for every shortcut depth ``n`` with
-  no activation and with the smooth activation at each position in turn;
+  no activation and with each smooth activation at each position in turn (tanh, whose σ''(0) = 0, and
+  silu, whose σ''(0) = 1/2 exercises the one term of the Hessian at 0 that σ''(0) enters);
 - :func:`spectra_n2` — for ``n = 2``, the autograd eigenvalues against ``±σ_k(C)`` and their
   multiplicities ``d·L``, and ``cond(H)`` at each number of units ``L``;
 - :func:`conditioning` — ``cond(H) = max|λ|/min|λ|`` against ``L`` for ``n = 1, 2, 3``;
 - :func:`relu` — ReLU at the mid position, where Assumption 3 fails: the exact zero point and the
-  ε-perturbed point the "zero" initialisation starts from (no verdict: the theorem does not cover it).
+  ε-perturbed point the "zero" initialisation starts from, against the paper's convention σ'(0) = 1/2
+  (a Result of its own: the chapter's statements about it, checked; the theorem does not cover it).
 
 :func:`run` returns one :class:`Result` per part of the theorem (the status table's rows), keyed
-``n3`` (``n ≥ 3``), ``n2`` and ``n1``.
+``n3`` (``n ≥ 3``), ``n2`` and ``n1``. ``activation`` is one name or a list of names.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ EIGEN_TOLERANCE = 1e-9      # "eigenvalues ±σ_k(C)": largest distance of an au
 MULTIPLICITY_RTOL = 1e-9    # an eigenvalue within this fraction of σ_max(C) of ±σ_k counts towards its multiplicity
 FLAT = 1e-8                 # "cond(H) independent of the depth": relative spread of cond over L that is round-off
 GROWTH = 2.0                # "grows without bound with L": at least doubled over the units checked, and monotone
+CURVED = 1e3 * HESSIAN_TOLERANCE  # σ''(0)'s term "exercised": 1000× the tolerance, so leaving it out fails the check
+RELU_CLOSE = 0.2            # ReLU, "close to σ_max(C)/2": within 20 %; the other one-sided slope gives σ_max(C), +100 %
+RELU_FLAT = GROWTH          # ReLU, "no growth with depth": cond (P10) moves by less than n = 1's "grows" factor
 STRUCTURE_UNITS = 3         # units drawn in the Hessian's picture (Fig. 11)
 
 CLAIMS = {
@@ -50,9 +55,14 @@ CLAIMS = {
     "n2": ("Theorem 2 (n = 2)", "The Hessian at zero is I_L ⊗ [[0, Bᵀ], [B, 0]] with eigenvalues ±σ(C), each d·L "
            "times, so its condition number does not depend on depth."),
     "n1": ("Theorem 2 (n = 1)", "The Hessian at zero is block Toeplitz and its condition number grows with depth."),
+    "relu": ("Theorem 2 with ReLU at the ε-point (ours)",
+             "ReLU at the mid position of a 2-shortcut net (not covered: Assumption 3 fails): at the ε-perturbed "
+             "point the zero initialisation starts from, the Hessian's largest eigenvalue is close to σ_max(C)/2 "
+             "(the paper's convention σ'(0) = 1/2) and its condition number does not grow with depth."),
 }
 
-TABLE_FORMAT = {"max |H|": "{:.2e}", "max |H − closed form|": "{:.2e}", "max |∇L|": "{:.2e}",
+TABLE_FORMAT = {"max |H|": "{:.2e}", "max |H − closed form|": "{:.2e}", "max |∇L|": "{:.2e}", "max |σ''(0) term|": "{:.2e}",
+                "max|λ| / (σmax(C)/2)": "{:.3f}",
                 "max |∇L − closed form|": "{:.2e}", "max |λ − (±σ(C))|": "{:.1e}", "cond(H)": "{:.6g}",
                 "σmax(C)/σmin(C)": "{:.6g}", "max |H| at exactly 0 (autograd)": "{:.4g}", "max|λ| at ε-point": "{:.4g}",
                 "σmax(C)/2 (paper's convention)": "{:.4g}", "P10|λ| at ε-point": "{:.4g}",
@@ -65,19 +75,28 @@ def data(P):
     return zoo.load_problem(zoo.data_keys(P, P.n_samples), device=str(getattr(P, "device", None) or "auto"))
 
 
-def positions(activation: str) -> dict[str, dict[str, str]]:
-    """No activation, then ``activation`` at the pre, mid and post positions in turn (Definition 2)."""
-    return {"linear": {}, f"{activation} pre": {"pre": activation}, f"{activation} mid": {"mid": activation},
-            f"{activation} post": {"post": activation}}
+def names(activation) -> list[str]:
+    """``activation`` (one name or a list of names) as a list."""
+    return [activation] if isinstance(activation, str) else list(activation)
+
+
+def positions(activation) -> dict[str, dict[str, str]]:
+    """No activation, then each of ``activation`` (a name or a list) at the pre, mid and post positions
+    in turn (Definition 2)."""
+    out: dict[str, dict[str, str]] = {"linear": {}}
+    for a in names(activation):
+        out.update({f"{a} pre": {"pre": a}, f"{a} mid": {"mid": a}, f"{a} post": {"post": a}})
+    return out
 
 
 def _zero(net: Net, X: torch.Tensor) -> torch.Tensor:
     return torch.zeros(net.num_params, dtype=X.dtype, device=X.device)
 
 
-def entries(X, Y, ns, units: int, activation: str) -> pd.DataFrame:
+def entries(X, Y, ns, units: int, activation) -> pd.DataFrame:
     """Autograd against the closed form at 0, one row per (n, activation position): the largest
-    |entry| of the Hessian and the gradient and of their differences from Theorem 2's formulas."""
+    |entry| of the Hessian and the gradient and of their differences from Theorem 2's formulas, and
+    the largest entry of the term σ''(0) adds (:func:`shortcut.science.theorem2.curvature_block`)."""
     rows = []
     for n in ns:
         for label, acts in positions(activation).items():
@@ -89,11 +108,12 @@ def entries(X, Y, ns, units: int, activation: str) -> pd.DataFrame:
             g, gc = torch.func.grad(loss)(zero), theorem2.gradient_at_zero(net, X, Y)
             rows.append({"n": n, "activations": label, "P": net.num_params, "max |H|": float(H.abs().max()),
                          "max |H − closed form|": float((H - Hc).abs().max()), "max |∇L|": float(g.abs().max()),
-                         "max |∇L − closed form|": float((g - gc).abs().max())})
+                         "max |∇L − closed form|": float((g - gc).abs().max()),
+                         "max |σ''(0) term|": float(theorem2.curvature_block(net, X, Y).abs().max())})
     return pd.DataFrame(rows)
 
 
-def spectra_n2(X, Y, cond_units, activation: str) -> pd.DataFrame:
+def spectra_n2(X, Y, cond_units, activation) -> pd.DataFrame:
     """n = 2: the autograd Hessian's eigenvalues at 0 against ``±σ_k(C)``, one row per (activation, L):
     the largest error, the smallest and largest multiplicity of the ``±σ_k`` (Theorem 2: ``d·L`` each),
     cond(H) and σ_max(C)/σ_min(C)."""
@@ -113,12 +133,12 @@ def spectra_n2(X, Y, cond_units, activation: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def conditioning(X, Y, cond_units, activation: str, ns=(1, 2, 3)) -> pd.DataFrame:
+def conditioning(X, Y, cond_units, activation, ns=(1, 2, 3)) -> pd.DataFrame:
     """cond(H) = max|λ|/min|λ| of the closed-form Hessian at 0 against L, for each n, linear and with
-    ``activation`` at the pre position; NaN where the Hessian is zero (n ≥ 3). Tidy: n, activations, L, cond."""
+    each of ``activation`` at the pre position; NaN where the Hessian is zero (n ≥ 3). Tidy: n, activations, L, cond."""
     rows = []
     for n in ns:
-        for label in ("linear", f"{activation} pre"):
+        for label in ["linear"] + [f"{a} pre" for a in names(activation)]:
             for L in cond_units:
                 net = Net(d=X.shape[0], n=n, L=L, **positions(activation)[label])
                 lam = eigenvalues(theorem2.hessian_at_zero(net, X, Y))
@@ -127,23 +147,54 @@ def conditioning(X, Y, cond_units, activation: str, ns=(1, 2, 3)) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def relu(P, prob=None) -> tuple[pd.DataFrame, dict[str, str]]:
-    """ReLU at the mid position of 2-shortcut nets, one row per L in ``P.cond_units``: the autograd
-    Hessian at exactly 0, its spectrum at the ε-perturbed point (ε = ``P.relu_eps``), and the paper's
-    convention σ'(0) = 1/2. Returns the table and the numbers the prose quotes."""
-    prob = data(P) if prob is None else prob
-    X, Y, rows = prob.X, prob.Y, []
-    for L in P.cond_units:
+def relu_table(X, Y, cond_units, eps: float) -> pd.DataFrame:
+    """ReLU at the mid position of 2-shortcut nets, one row per L in ``cond_units``: the autograd Hessian
+    at exactly 0, its spectrum at the ε-perturbed point (zero initialisation at scale ``eps``), and the
+    paper's convention σ'(0) = 1/2."""
+    rows = []
+    for L in cond_units:
         net = Net(d=X.shape[0], n=2, L=L, mid="relu")
         loss = make_loss(net, X, Y)
-        spec = summarize(eigenvalues(hessian(loss, initialize(net, "zero", seed=0, eps=P.relu_eps, device=X.device))))
+        spec = summarize(eigenvalues(hessian(loss, initialize(net, "zero", seed=0, eps=eps, device=X.device))))
         paper = summarize(theorem2.predicted_eigenvalues_n2(net, X, Y, relu_convention="paper"))
         rows.append({"L": L, "max |H| at exactly 0 (autograd)": float(hessian(loss, _zero(net, X)).abs().max()),
                      "max|λ| at ε-point": spec.max_abs, "σmax(C)/2 (paper's convention)": paper.max_abs,
+                     "max|λ| / (σmax(C)/2)": spec.max_abs / paper.max_abs,
                      "P10|λ| at ε-point": spec.p10_abs, "cond (P10) at ε-point": spec.cond,
                      "cond (P10), paper's convention": paper.cond})
-    table = pd.DataFrame(rows)
-    return table, {"cond_spread": f"{spread(table['cond (P10) at ε-point']):.3g}", "eps": f"{P.relu_eps:g}"}
+    return pd.DataFrame(rows)
+
+
+def checks_relu(table: pd.DataFrame) -> list[Check]:
+    """The chapter's statements on ReLU: autograd's Hessian at exactly 0 is zero (relu'(0) = 0); at the
+    ε-point the largest eigenvalue is within RELU_CLOSE of σ_max(C)/2 at every L; cond (P10) there moves
+    by less than the factor RELU_FLAT over L (undecidable at one L)."""
+    at_zero = float(table["max |H| at exactly 0 (autograd)"].abs().max())
+    ratio = table["max|λ| / (σmax(C)/2)"].to_numpy(dtype=float)
+    off = float(np.max(np.abs(ratio - 1.0)))
+    name = f"cond (P10) at the ε-point moves by less than ×{RELU_FLAT:g} over L"
+    if table["L"].nunique() < 2:
+        flat = check(name, None, reason="one number of units L: nothing to compare")
+    else:
+        moved = spread(table["cond (P10) at ε-point"])
+        flat = check(name, bool(moved < RELU_FLAT), f"×{moved:.3g} from L = {table['L'].min()} to {table['L'].max()}")
+    return [check("autograd at exactly 0: H = 0 (relu'(0) = 0)", at_zero == EXACT_ZERO, f"max |H| {at_zero:.1e}"),
+            check(f"max|λ| at the ε-point within {RELU_CLOSE:.0%} of σ_max(C)/2", bool(off < RELU_CLOSE),
+                  f"max|λ| / (σ_max(C)/2) from {ratio.min():.3f} to {ratio.max():.3f}"),
+            flat]
+
+
+def relu(P, prob=None) -> Result:
+    """ReLU at the mid position of 2-shortcut nets at ``P.cond_units`` units and ε = ``P.relu_eps``
+    (:func:`relu_table`, :func:`checks_relu`): a Result with the table and the numbers the prose quotes."""
+    prob = data(P) if prob is None else prob
+    table = relu_table(prob.X, prob.Y, P.cond_units, P.relu_eps)
+    ratio = table["max|λ| / (σmax(C)/2)"]
+    numbers = {"cond_spread": f"{spread(table['cond (P10) at ε-point']):.3g}", "eps": f"{P.relu_eps:g}",
+               "ratio_min": f"{ratio.min():.3f}", "ratio_max": f"{ratio.max():.3f}", "data": prob.source}
+    return Result(label=CLAIMS["relu"][0], claim=CLAIMS["relu"][1], checks=checks_relu(table), table=table,
+                  scale={"data": prob.source, "units L": list(P.cond_units), "ε": P.relu_eps, "position": "mid"},
+                  numbers=numbers)
 
 
 def draw_structure(X, Y, units: int = STRUCTURE_UNITS):
@@ -166,8 +217,9 @@ def draw_structure(X, Y, units: int = STRUCTURE_UNITS):
 def draw_conditioning(curves: pd.DataFrame, note: str = ""):
     """cond(H) at 0 against the number of units (log-log), n = 1 and 2; n ≥ 3 (H = 0) is not plotted."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    styles = dict(zip(curves["activations"].unique(), ["-", "--", ":", "-."] * 4))
     for (n, label), g in curves[curves.n < 3].groupby(["n", "activations"], sort=False):
-        ax.plot(g["L"], g["cond"], marker="o", ls="-" if label == "linear" else "--",
+        ax.plot(g["L"], g["cond"], marker="o", ls=styles[label],
                 color=plots.color(f"{n}-shortcut"), label=f"{n}-shortcut, {label}")
     return plots.finish_loglog(fig, ax, note, xticks=sorted(curves["L"].unique()), xlabel="units L",
                                ylabel=r"$\max|\lambda| / \min|\lambda|$ at $W = 0$",
@@ -227,8 +279,20 @@ def one_shortcut_growth(curves: pd.DataFrame) -> tuple[float, bool]:
     return float(vals[-1] / vals[0]), bool(np.all(vals[1:] > vals[:-1]))
 
 
+def check_curvature(entries: pd.DataFrame) -> Check:
+    """Part 3 with σ''(0) ≠ 0: where the term it adds (a 1-shortcut unit's curved post activation) is at
+    least CURVED, the closed form matches autograd to HESSIAN_TOLERANCE; undecidable where no net has one."""
+    name = "σ''(0) term (curved post activation) = autograd"
+    rows = (entries.n == 1) & (entries["max |σ''(0) term|"] > CURVED)
+    if not rows.any():
+        return check(name, None, reason="no 1-shortcut net with a post activation whose σ''(0) ≠ 0 (e.g. silu): "
+                     "the term is not exercised")
+    worst, term = _worst(entries, "max |H − closed form|", rows), _worst(entries, "max |σ''(0) term|", rows)
+    return check(name, worst < HESSIAN_TOLERANCE, f"term up to {term:.2e}, max error {worst:.1e}")
+
+
 def checks_n1(entries: pd.DataFrame, curves: pd.DataFrame) -> list[Check]:
-    """Part 3: the closed form, cond(H) growing with L, the gradient R Xᵀ/m per unit."""
+    """Part 3: the closed form (with σ''(0)'s term), cond(H) growing with L, the gradient R Xᵀ/m per unit."""
     units = sorted(curves["L"].unique())
     name = "cond grows with L"
     if len(units) < 2 or not (curves.n == 1).any():
@@ -241,7 +305,7 @@ def checks_n1(entries: pd.DataFrame, curves: pd.DataFrame) -> list[Check]:
     gname = "gradient at 0 is R Xᵀ/m per unit"
     gradient = (check(gname, None, reason=_no_rows("n = 1")) if np.isnan(worst_g)
                 else check(gname, bool(worst_g < GRADIENT_TOLERANCE)))
-    return [_closed_form(entries, 1), grows, gradient]
+    return [_closed_form(entries, 1), check_curvature(entries), grows, gradient]
 
 
 def styled(table: pd.DataFrame):
@@ -251,7 +315,8 @@ def styled(table: pd.DataFrame):
 
 def run(P) -> dict[str, Result]:
     """Every check of Theorem 2 at the chapter's parameters (``n_samples``, ``check_units``, ``cond_units``,
-    ``ns``, ``activation``, ``dataset``, ``data_dir``, ``device``): one Result per part, keyed n3, n2, n1.
+    ``ns``, ``activation`` (a name or a list), ``dataset``, ``data_dir``, ``device``): one Result per part,
+    keyed n3, n2, n1.
 
     n3's table is the entry-by-entry comparison (every n), n2's the spectra and its figure the Hessian's
     structure (Fig. 11), n1's the condition numbers against L and their figure."""
@@ -262,12 +327,15 @@ def run(P) -> dict[str, Result]:
     scale = {"data": prob.source, "units checked": P.check_units, "cond at L": list(P.cond_units),
              "activations": list(positions(P.activation))}
     growth, _ = one_shortcut_growth(curves)
+    term = "max |σ''(0) term|"
+    curved = table[(table.n == 1) & (table[term] > CURVED)]  # the rows where σ''(0) enters (NaN numbers if none)
     numbers: dict[str, dict[str, Any]] = {
         "n3": {"data": prob.source, "check_units": P.check_units,
                "worst_H": f"{table['max |H − closed form|'].max():.1e}",
                "worst_g": f"{table['max |∇L − closed form|'].max():.1e}"},
         "n2": {"eig_err": f"{spectra['max |λ − (±σ(C))|'].max():.1e}", "cond_spread": f"{cond_spread(spectra):.1e}"},
-        "n1": {"growth": f"{growth:.3g}", "Lmax": max(P.cond_units)}}
+        "n1": {"growth": f"{growth:.3g}", "Lmax": max(P.cond_units), "curv": f"{curved[term].max():.2e}",
+               "curv_err": f"{curved['max |H − closed form|'].max():.1e}"}}
     parts = {"n3": (checks_n3(table), table, None),
              "n2": (checks_n2(table, spectra), spectra, draw_structure(X, Y)),
              "n1": (checks_n1(table, curves), curves,

@@ -652,7 +652,8 @@ def scaling(X, labels, deltas, method: str = "fast", **kwargs) -> list[dict]:
     """One :func:`construct` per ``delta``; a row per delta with the numbers for the log-log plot.
 
     Keys: ``delta``, ``L`` (walk units), ``n_merge``, ``L_total``, ``max_walk_product``,
-    ``walk_bound`` (``2δ/(margin·r)²``), ``max_merge_product``, ``max_error`` (:func:`verify`; inf
+    ``walk_bound`` (``2δ/(margin·r)²``), ``max_merge_product`` (NaN without merge units), ``max_product``
+    (every unit), ``max_error`` (:func:`verify`; inf
     if float64 overflowed), ``max_sensitivity`` (:func:`sensitivity`), ``seconds`` (construction +
     verification). ``method`` goes to :func:`verify`, ``kwargs`` to :func:`construct`.
     """
@@ -667,6 +668,7 @@ def scaling(X, labels, deltas, method: str = "fast", **kwargs) -> list[dict]:
         rows.append(dict(delta=float(delta), L=c.n_walk, n_merge=c.n_merge, L_total=c.L,
                          max_walk_product=float(c.walk_products.max()), walk_bound=c.walk_bound,
                          max_merge_product=float(mp.max()) if mp.size else float("nan"),
+                         max_product=float(c.products.max()),
                          max_error=err, max_sensitivity=float(sensitivity(c).max()),
                          seconds=time.perf_counter() - t0))
     return rows

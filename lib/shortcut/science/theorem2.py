@@ -11,7 +11,8 @@ W = 0), ``U = σ_pre(X)`` and ``a = σ_mid'(0)·σ_post'(0)``. Then at θ = 0:
   multiplicity ``d·L`` each, so cond(H) = σ_max(C)/σ_min(C) whatever the depth;
 - n = 1: the gradient is ``b·R Uᵀ/m`` per unit (b = σ_post'(0)) and the Hessian is block Toeplitz —
   the same block ``A`` (≅ Σ_uu ⊗ I) couples every pair of units, plus a coupling ``B₁`` of each unit
-  with every earlier one and, with a curved post activation, a within-unit term.
+  with every earlier one and, with a curved post activation (σ_post''(0) ≠ 0, e.g. silu), a within-unit
+  term (:func:`curvature_block`) — the only place σ''(0) enters the Hessian at 0.
 
 Everything is expressed in the flat parameter order of ``shortcut.science.models`` (unit, matrix, column,
 row), so the closed form is compared with autograd entry by entry in the tests and the book.
@@ -87,6 +88,21 @@ def unit_block_n2(C: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.cat([Z, B.T], 1), torch.cat([B, Z], 1)], 0)
 
 
+def curvature_block(net: Net, X: torch.Tensor, Y: torch.Tensor, relu_convention: str = "autograd") -> torch.Tensor:
+    """The one place σ''(0) enters the Hessian at 0: the within-unit block of a 1-shortcut unit with a
+    curved post activation, ``δ_{aa'} σ_post''(0) Σ_i r_ia u_iq u_ip / m`` (d² × d², rows and columns
+    (col, row) of the unit's matrix). Zero for σ_post''(0) = 0 (tanh, identity) and for n ≥ 2, where a
+    second derivative of an activation at 0 multiplies at least three matrices."""
+    _require_shortcut(net)
+    d, m = net.d, X.shape[1]
+    c = derivatives_at_zero(net.post, relu_convention)[1]
+    if net.n != 1 or c == 0.0:
+        return torch.zeros(d * d, d * d, dtype=X.dtype, device=X.device)
+    U, R = activation(net.pre)(X), residual(X, Y)
+    eye = torch.eye(d, dtype=X.dtype, device=X.device)
+    return c * torch.einsum("ai,qi,pi,aA->qapA", R, U, U, eye).reshape(d * d, d * d) / m
+
+
 def hessian_at_zero(net: Net, X: torch.Tensor, Y: torch.Tensor, relu_convention: str = "autograd") -> torch.Tensor:
     """Theorem 2's Hessian of the loss at θ = 0, P × P, in closed form (no autograd through the net)."""
     _require_shortcut(net)
@@ -98,7 +114,7 @@ def hessian_at_zero(net: Net, X: torch.Tensor, Y: torch.Tensor, relu_convention:
         block = unit_block_n2(C_matrix(net, X, Y, relu_convention))
         return torch.block_diag(*([block] * L))
     # n == 1: entries indexed (unit l, col q, row a) x (unit k, col p, row a').
-    b, c = derivatives_at_zero(net.post, relu_convention)
+    b = derivatives_at_zero(net.post, relu_convention)[0]
     U = activation(net.pre)(X)                       # (d, m)
     S = _pointwise_derivative(net.pre, X)            # σ_pre'(x), (d, m)
     R = residual(X, Y)
@@ -106,8 +122,7 @@ def hessian_at_zero(net: Net, X: torch.Tensor, Y: torch.Tensor, relu_convention:
     Suu = U @ U.T / m
     # A: b² δ_{aa'} Suu[q, p] between every pair of units (from ½ b² tr((ΣW) Suu (ΣW)ᵀ)).
     A = b * b * torch.einsum("qp,aA->qapA", Suu, eye).reshape(d * d, d * d)
-    # Within a unit, curved post activation: δ_{aa'} c Σ_i r_ia u_iq u_ip / m.
-    D = c * torch.einsum("ai,qi,pi,aA->qapA", R, U, U, eye).reshape(d * d, d * d) / m
+    D = curvature_block(net, X, Y, relu_convention)
     # Unit l after unit k: coefficient of W_l[a, β] W_k[β', p] is δ_{ββ'} b² Σ_i r_ia s_iβ u_ip / m.
     K = b * b * torch.einsum("ai,bi,pi->abp", R, S, U) / m
     B1 = torch.einsum("abp,bB->bapB", K, eye).reshape(d * d, d * d)  # rows (col β, row a) of W_l; cols (col p, row β') of W_k
