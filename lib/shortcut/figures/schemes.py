@@ -39,7 +39,7 @@ import pandas as pd
 from ..experiments.gd import log_grid
 from ..experiments.schemes import cond, gd_job, initial_job
 from ..experiments.sweep import run_jobs
-from ..experiments.zoo import data_keys, load_problem
+from ..experiments.zoo import data_keys, depth_at_least, load_problem
 from ..science.fit import loglog_fit
 from . import analysis, dynamics, fig4, fig5, fig7, plots, rates
 from .checks import Check, check
@@ -69,7 +69,7 @@ TRAINING_CLAIM = ("The later schemes train at every n and depth, n = 3 included,
 
 def _depth(n: int, depth: int) -> int:
     """The depth of an n-shortcut net of at least ``depth`` weight layers (a multiple of n)."""
-    return n * -(-depth // n)
+    return depth_at_least(f"{n}-shortcut", depth)
 
 
 def _unique(jobs: list[dict]) -> list[dict]:
