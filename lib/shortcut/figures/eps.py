@@ -196,7 +196,8 @@ def n3_checks(table: pd.DataFrame) -> list[Check]:
 
 def draw(grads: pd.DataFrame, spectra: pd.DataFrame, escapes: pd.DataFrame, predicted_slope: float,
          n3: pd.DataFrame):
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    fig, axes = plt.subplots(2, 2, figsize=(9.5, 7.2))
+    axes = axes.ravel()
     ax = axes[0]
     for n, g in grads.groupby("n"):
         mean = g.groupby("eps")["grad_norm"].mean()
