@@ -1,5 +1,7 @@
 """The three outcomes of a check and the verdict they add up to."""
 
+from dataclasses import replace
+
 import pytest
 
 from shortcut.figures.checks import FAILED, PASSED, UNDECIDABLE, Check, check, describe, verdict
@@ -52,3 +54,34 @@ def test_a_standin_result_carries_no_verdict():
     assert r.verdict == "not tested"
     assert "not tested on the paper's data" in r.detail
     assert Result("Figure 9", "c", [check("a", True)], {}).verdict == "reproduced"
+
+
+def _reading(now, then):
+    """A check decided ``now`` whose superseded form was decided ``then`` (True / False / None)."""
+    old = check("old reading", then, reason="r")
+    return replace(check("new reading", now, reason="r"), superseded=(replace(old, changed="today, why"),))
+
+
+@pytest.mark.parametrize("readings, others, expected", [
+    ((True, False), [], "partly"),               # the new form passes, the old one failed: not reproduced
+    ((False, True), [], "partly"),               # the other way round: not "not reproduced" either
+    ((True, False), [True, True], "partly"),
+    ((True, False), [False], "partly"),
+    ((True, False), [None], "partly"),
+    ((True, True), [True], "reproduced"),         # readings that agree: the check counts once
+    ((False, False), [False], "not reproduced"),
+    ((True, None), [True], "reproduced"),         # an undecidable reading neither agrees nor disagrees
+    ((None, True), [True], "inconclusive"),       # ... and the current form's outcome counts
+])
+def test_two_readings_that_disagree_give_partly(readings, others, expected):
+    checks = [_reading(*readings)] + [check(f"c{i}", ok, reason="r") for i, ok in enumerate(others)]
+    assert verdict(checks) == expected
+
+
+def test_a_disagreement_is_said_on_the_check_s_line():
+    assert _reading(True, False).disagrees and _reading(False, True).disagrees
+    assert "its readings disagree: counted as partly" in _reading(True, False).line()
+    assert not _reading(True, True).disagrees and not _reading(True, None).disagrees
+    assert "disagree" not in _reading(True, True).line()
+    r = Result("Figure 5", "c", [_reading(True, False), check("b", True)], {})
+    assert r.verdict == "partly" and "its readings disagree" in r.detail

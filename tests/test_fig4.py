@@ -51,6 +51,16 @@ def test_orthogonal_growing_faster_than_xavier_fails():
     assert verdict(checks) == "partly"
 
 
+def test_the_verdict_tests_the_contrast_not_the_two_shortcut_line_alone():
+    # every line flat: 2-shortcut's flatness passes, but the plain networks' growth fails
+    flat = table({m: (10, 10.5, 11) for m in HOLDS})
+    assert outcomes(flat)[:3] == [PASSED, FAILED, FAILED] and verdict(fig4.checks(flat)) != "reproduced"
+    # every line growing like Xavier's: the plain networks pass, 2-shortcut's flatness fails
+    grow = table({**HOLDS, "2-shortcut": HOLDS["xavier"]})
+    assert outcomes(grow)[:3] == [FAILED, PASSED, PASSED] and verdict(fig4.checks(grow)) == "partly"
+    assert fig4.numbers(table())["flat_max"] == "1.25"
+
+
 def test_one_depth_or_a_missing_model_cannot_decide():
     one = table({m: v[:1] for m, v in HOLDS.items()}, depths=(8,))
     assert outcomes(one) == [UNDECIDABLE] * 4

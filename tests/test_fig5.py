@@ -1,5 +1,5 @@
 """Figure 5's checks on made-up runs: where the paper's claim holds, where it does not, where the data
-cannot say; and the protocol end to end on a tiny real sweep."""
+cannot say; the contrasts by name; the safe rate; and the protocol end to end on a tiny real sweep."""
 
 import numpy as np
 import pytest
@@ -14,30 +14,53 @@ HOLDS = {  # condition number against the loss: 2-shortcut's the smallest, most 
     "orthogonal": lambda x: 11 + 40 * x,
     "2-shortcut": lambda x: 10 + 0 * x,
 }
+SAFE = 0.02  # the made-up safe rate
 
 
-def runs(cond=HOLDS, seeds=2, **kw):
+def runs(cond=HOLDS, seeds=2, lr=0.1, **kw):
     """``seeds`` runs per model of ``cond`` ({model: cond as a function of the loss}); ``kw`` per model
     (``{model: {...}}``) goes to :func:`synthetic_dynamics.record`."""
-    return [record(m, {"cond": f}, seed=s, **kw.get(m, {})) for m, f in cond.items() for s in range(seeds)]
+    return [record(m, {"cond": f}, seed=s, lr=lr, **kw.get(m, {})) for m, f in cond.items() for s in range(seeds)]
 
 
-def outcomes(records, models=MODELS):
+def outcomes(records, models=MODELS, safe="same"):
+    """The checks (and the diverged runs at the first rate); ``safe``: the runs at the safe rate
+    (default: the same made-up runs again, at rate ``SAFE``; None: no such runs)."""
     table, final, excluded = fig5.collect(records, models, grid_points=30)
-    return fig5.checks(table, final, models), excluded
+    if isinstance(safe, str):
+        safe = [record(r.key["model"], {"cond": HOLDS[r.key["model"]]}, seed=r.key["seed"], lr=SAFE)
+                for r in records if r.key["model"] in HOLDS]
+    if safe is None:
+        return fig5.checks(table, final, models), excluded
+    safe_table, _, safe_excluded = fig5.collect(safe, models, grid_points=30)
+    return fig5.checks(table, final, models, safe_table, safe_excluded, SAFE), excluded
 
 
 def test_the_paper_s_claim_holding_passes_every_check():
     checks, excluded = outcomes(runs())
-    assert [c.outcome for c in checks] == [PASSED] * 3, [c.line() for c in checks]
+    assert [c.outcome for c in checks] == [PASSED] * 4, [c.line() for c in checks]
     assert verdict(checks) == "reproduced" and excluded == []
-    assert "at 100%" in checks[0].detail
+    assert checks[0].detail == "at 100%: below xavier's at 100%, orthogonal's at 100%"
     assert checks[2].superseded[0].outcome == PASSED and "d78bce1" in checks[2].superseded[0].changed
+    assert "safe rate 0.02" in checks[3].name and "at 100%" in checks[3].detail
 
 
 def test_two_shortcut_not_the_smallest_fails():
     checks, _ = outcomes(runs({**HOLDS, "2-shortcut": lambda x: 12 + 0 * x}))  # above orthogonal's at small loss
     assert checks[0].outcome == FAILED, checks[0].line()
+
+
+def test_each_contrast_is_tested_by_name():
+    # below Xavier's everywhere, above orthogonal's everywhere: the detail says which contrast fails
+    checks, _ = outcomes(runs({**HOLDS, "orthogonal": lambda x: 5 + 0 * x}))
+    assert checks[0].outcome == FAILED
+    assert checks[0].detail == "at 0%: below xavier's at 100%, orthogonal's at 0%"
+    checks, _ = outcomes(runs({**HOLDS, "xavier": lambda x: 5 + 0 * x}))  # and the other way round
+    assert checks[0].outcome == FAILED and checks[0].detail == "at 0%: below xavier's at 0%, orthogonal's at 100%"
+    # a model that is not one of the paper's contrasts does not stand in for one
+    extra = runs({**HOLDS, "1-shortcut": lambda x: 1e3 + 0 * x})
+    checks, _ = outcomes([r for r in extra if r.key["model"] != "xavier"], ["orthogonal", "1-shortcut", "2-shortcut"])
+    assert checks[0].outcome == UNDECIDABLE and "xavier not among the models" in checks[0].reason
 
 
 def test_an_advantage_larger_at_small_loss_fails():
@@ -52,7 +75,7 @@ def test_ending_far_from_orthogonal_fails():
     assert verdict(checks) == "partly"
 
 
-def test_the_superseded_reading_is_computed_and_can_disagree():
+def test_two_readings_that_disagree_make_it_partly():
     # orthogonal trains further, and its condition number explodes near its own minimum: at equal loss the
     # two end close, after the last epoch they do not (the paper-scale run's case)
     cond = {**HOLDS, "orthogonal": lambda x: np.where(x < 0.01, 1e4, 11 + 40 * x)}
@@ -60,7 +83,8 @@ def test_the_superseded_reading_is_computed_and_can_disagree():
     new, old = checks[2], checks[2].superseded[0]
     assert new.outcome == PASSED and old.outcome == FAILED, new.line()
     assert "after the last epoch" in old.name and "superseded form" in new.line()
-    assert verdict(checks) == "reproduced"  # the superseded form is shown, not counted
+    assert "its readings disagree" in new.line()
+    assert [c.outcome for c in checks] == [PASSED] * 4 and verdict(checks) == "partly"  # not the kinder reading
 
 
 def test_diverged_runs_are_left_out_and_counted():
@@ -70,11 +94,29 @@ def test_diverged_runs_are_left_out_and_counted():
     assert verdict(checks) == "reproduced"
 
 
+def test_an_ordering_that_holds_only_among_survivors_fails_at_the_safe_rate():
+    # at lr 0.1 the Xavier runs that survive are poorly conditioned; at the safe rate, with every run kept,
+    # Xavier's condition number is below 2-shortcut's: the ordering was survivorship
+    safe = runs({**HOLDS, "xavier": lambda x: 5 + 0 * x}, lr=SAFE)
+    checks, _ = outcomes(runs(), safe=safe)
+    assert [c.outcome for c in checks] == [PASSED] * 3 + [FAILED], checks[3].line()
+    assert "below xavier's at 0%" in checks[3].detail and verdict(checks) == "partly"
+
+
+def test_a_safe_rate_that_is_not_safe_or_absent_is_undecidable():
+    safe = runs(lr=SAFE) + [record("xavier", {"cond": HOLDS["xavier"]}, seed=2, lr=SAFE, diverged=True)]
+    checks, _ = outcomes(runs(), safe=safe)
+    assert checks[3].outcome == UNDECIDABLE and verdict(checks) == "inconclusive"
+    assert "1 of 3 xavier runs diverged at lr 0.02" in checks[3].reason and "lower safe_lr" in checks[3].reason
+    checks, _ = outcomes(runs(), safe=None)
+    assert checks[3].outcome == UNDECIDABLE and "no runs at a second, safe rate" in checks[3].reason
+
+
 def test_every_run_of_a_model_diverged_is_undecidable():
     records = [r for r in runs() if r.key["model"] != "xavier"]
     records += [record("xavier", {"cond": HOLDS["xavier"]}, seed=s, diverged=True) for s in range(2)]
-    checks, excluded = outcomes(records)
-    assert [c.outcome for c in checks] == [UNDECIDABLE] * 3
+    checks, excluded = outcomes(records, safe=None)
+    assert [c.outcome for c in checks] == [UNDECIDABLE] * 4
     assert "no curve for xavier" in checks[0].reason and "none is left" in excluded[0]
     assert verdict(checks) == "inconclusive"
 
@@ -82,7 +124,7 @@ def test_every_run_of_a_model_diverged_is_undecidable():
 def test_loss_ranges_that_do_not_overlap_are_undecidable():
     records = runs(xavier={"start": 1e-3})  # xavier's runs start below the smallest loss 2-shortcut's reach
     checks, _ = outcomes(records)
-    assert [c.outcome for c in checks] == [UNDECIDABLE] * 3, [c.line() for c in checks]
+    assert [c.outcome for c in checks[:3]] == [UNDECIDABLE] * 3, [c.line() for c in checks]
 
 
 def test_without_two_shortcut_nothing_can_be_decided():
@@ -94,7 +136,11 @@ def test_without_two_shortcut_nothing_can_be_decided():
 def test_run_end_to_end_writes_under_the_chapter_s_folder(tmp_path, one_thread):
     P = params(tmp_path, "dynamics_fork")
     result = fig5.run(P)
-    assert len(list((tmp_path / "dynamics_fork").glob("*.json"))) == 4  # three runs and Fig 6's
-    assert result.label == "Figure 5" and len(result.checks) == 3 and result.figure is not None
+    # three runs at lr 0.1, Fig 6's, and three at the safe rate 0.05 (40 epochs: the same lr × epochs)
+    assert len(list((tmp_path / "dynamics_fork").glob("*.json"))) == 7
+    assert result.label == "Figure 5" and len(result.checks) == 4 and result.figure is not None
+    assert len(result.figure.axes) == 6  # a second row: the safe rate
     assert result.scale["data"].startswith("MNIST") and set(result.table["model"]) <= set(MODELS)
-    assert {"smaller", "end", "final_ratio", "excluded"} <= set(result.numbers)
+    assert result.scale["safe lr"] == "0.05 (40 epochs, Hessian every 10)"
+    assert {"smaller", "end", "final_ratio", "excluded", "safe_lr", "safe_smaller"} <= set(result.numbers)
+    assert "at the safe rate 0.05" in result.numbers["excluded"]

@@ -1,5 +1,6 @@
 """Figure 6's checks on made-up runs: where the paper's claim holds, where it does not, where the data
-cannot say; and the protocol end to end on a tiny real sweep."""
+cannot say; the contrasts by name; the size of the drop; the safe rate; and the protocol end to end on a
+tiny real sweep."""
 
 import numpy as np
 
@@ -9,6 +10,7 @@ from synthetic_dynamics import params, record
 
 MODELS = ["xavier", "orthogonal", "2-shortcut"]
 EVERY = 2  # the escape run's Hessian every 2 epochs; its loss is 0.8 ** epoch, epochs 0..20
+SAFE = 0.02  # the made-up safe rate
 
 
 def index_of(lo=0.1, hi=0.5, at=0.4, width=0.1):
@@ -16,27 +18,36 @@ def index_of(lo=0.1, hi=0.5, at=0.4, width=0.1):
     return lambda x: lo + (hi - lo) / (1 + np.exp(-(np.log(x) - np.log(at)) / width))
 
 
-def records(two=index_of(), fall_at=0.4, peak=5, others=0.5, escape_every=EVERY):
+def records(two=index_of(), fall_at=0.4, peak=5, others=0.5, escape_every=EVERY, lo=0.1, lr=0.1):
     """Two runs per model (index against the loss: 2-shortcut's ``two``, the others' constant
-    ``others``), and the escape run: its index falling at the loss ``fall_at``, its gradient norm
-    peaking at epoch ``peak``."""
-    recs = [record(m, {"index": two if m == "2-shortcut" else (lambda x: others + 0 * x)}, seed=s)
+    ``others``, or one per model: ``{model: value}``), and the escape run: its index falling from 0.5
+    to ``lo`` at the loss ``fall_at``, its gradient norm peaking at epoch ``peak``."""
+    others = others if isinstance(others, dict) else dict.fromkeys(MODELS, others)
+    recs = [record(m, {"index": two if m == "2-shortcut" else (lambda x, v=others[m]: v + 0 * x)}, seed=s, lr=lr)
             for m in MODELS for s in range(2)]
-    escape = record("2-shortcut", {"index": index_of(at=fall_at)}, epochs=20, every=escape_every,
+    escape = record("2-shortcut", {"index": index_of(lo=lo, at=fall_at)}, epochs=20, every=escape_every,
                     grad_norm=lambda e: np.exp(-0.5 * (e - peak) ** 2))
     return recs, escape
 
 
-def outcomes(recs, escape, models=MODELS, every=EVERY):
+def outcomes(recs, escape, models=MODELS, every=EVERY, safe="same"):
+    """The checks; ``safe``: the runs at the safe rate (default: made-up runs where the claim holds)."""
     tables, _ = fig6.collect(recs, escape, models, grid_points=30)
-    return fig6.checks(tables, models, every)
+    if isinstance(safe, str):
+        safe = records(lr=SAFE)[0]
+    if safe is not None:
+        tables["safe"], tables["safe_excluded"] = fig6.index_curves(safe, models, grid_points=30)
+    return fig6.checks(tables, models, every, SAFE)
 
 
 def test_the_paper_s_claim_holding_passes_every_check():
     # the index falls at loss 0.4 = 0.8^4.1, i.e. around epoch 4; the gradient norm peaks at epoch 5
     checks = outcomes(*records())
-    assert [c.outcome for c in checks] == [PASSED] * 3, [c.line() for c in checks]
+    assert [c.outcome for c in checks] == [PASSED] * 4, [c.line() for c in checks]
     assert verdict(checks) == "reproduced"
+    assert checks[0].detail == "at 100%: at or below xavier's at 100%, orthogonal's at 100%"
+    assert checks[1].detail.startswith("from 0.500 to 0.1") and checks[1].superseded[0].outcome == PASSED
+    assert "safe rate 0.02" in checks[3].name
 
 
 def test_a_higher_index_than_the_others_fails():
@@ -44,17 +55,43 @@ def test_a_higher_index_than_the_others_fails():
     assert checks[0].outcome == FAILED and "at 0%" in checks[0].detail, checks[0].line()
 
 
+def test_each_contrast_is_tested_by_name():
+    checks = outcomes(*records(others={"xavier": 0.5, "orthogonal": 0.05}))
+    assert checks[0].outcome == FAILED
+    assert checks[0].detail == "at 0%: at or below xavier's at 100%, orthogonal's at 0%"
+    checks = outcomes(*records(others={"xavier": 0.05, "orthogonal": 0.5}))  # and the other way round
+    assert checks[0].outcome == FAILED
+    assert checks[0].detail == "at 0%: at or below xavier's at 0%, orthogonal's at 100%"
+    recs, escape = records()
+    checks = outcomes([r for r in recs if r.key["model"] != "orthogonal"], escape, ["xavier", "2-shortcut"], safe=None)
+    assert checks[0].outcome == UNDECIDABLE and "orthogonal not among the models" in checks[0].reason
+
+
+def test_a_drop_without_size_fails_though_its_earlier_form_passed():
+    # the index falls from 0.500 to 0.467, all of it at large loss: the earlier form (no size) passed this
+    checks = outcomes(*records(lo=0.467))
+    new, old = checks[1], checks[1].superseded[0]
+    assert new.outcome == FAILED and old.outcome == PASSED, new.line()
+    assert "to ≤ 50% of its starting value" in new.name and "from 0.500 to 0.46" in new.detail
+    assert "a fall from 0.500 to 0.467 passed it" in old.changed and "readings disagree" in new.line()
+    assert verdict(checks) == "partly"
+    # half of the start is the line: 0.26 of 0.5 fails, 0.24 passes
+    assert outcomes(*records(lo=0.26))[1].outcome == FAILED
+    assert outcomes(*records(lo=0.24))[1].outcome == PASSED
+
+
 def test_a_fall_at_small_loss_fails():
     # loss 0.02 = 0.8^17.5: the fall comes late, in the lower half of the losses (below ~0.107)
     checks = outcomes(*records(fall_at=0.02, peak=17))
     assert checks[1].outcome == FAILED and checks[2].outcome == PASSED, [c.line() for c in checks]
+    assert checks[1].superseded[0].outcome == FAILED and not checks[1].disagrees
 
 
 def test_an_index_that_never_falls_fails_and_its_peak_cannot_be_timed():
     recs, _ = records()
     flat = record("2-shortcut", {"index": lambda x: 0.5 + 0 * x}, epochs=20, every=EVERY)
     checks = outcomes(recs, flat)
-    assert checks[1].outcome == FAILED and checks[1].detail == "the index does not fall"
+    assert checks[1].outcome == FAILED and checks[1].superseded[0].detail == "the index does not fall"
     assert checks[2].outcome == UNDECIDABLE and "does not fall" in checks[2].reason
 
 
@@ -71,7 +108,8 @@ def test_an_escape_run_with_one_hessian_is_undecidable():
     run["hessian_epochs"], run["hessian_index"] = [0], [0.5]
     checks = outcomes(recs, escape)
     assert checks[0].outcome == PASSED
-    assert [c.outcome for c in checks[1:]] == [UNDECIDABLE] * 2 and "fewer than twice" in checks[1].reason
+    assert [c.outcome for c in checks[1:3]] == [UNDECIDABLE] * 2 and "fewer than twice" in checks[1].reason
+    assert verdict(checks) == "inconclusive"
 
 
 def test_every_run_of_a_model_diverged_is_undecidable_and_counted():
@@ -84,10 +122,29 @@ def test_every_run_of_a_model_diverged_is_undecidable_and_counted():
     assert excluded == ["2 of 2 orthogonal runs diverged at lr 0.1; none is left to average"]
 
 
+def test_an_ordering_that_holds_only_among_survivors_fails_at_the_safe_rate():
+    safe, _ = records(others={"xavier": 0.05, "orthogonal": 0.5}, lr=SAFE)  # every Xavier run kept: a lower index
+    checks = outcomes(*records(), safe=safe)
+    assert [c.outcome for c in checks] == [PASSED] * 3 + [FAILED], checks[3].line()
+    assert "at or below xavier's at 0%" in checks[3].detail and verdict(checks) == "partly"
+
+
+def test_a_safe_rate_that_is_not_safe_or_absent_is_undecidable():
+    safe, _ = records(lr=SAFE)
+    safe += [record("xavier", {"index": lambda x: 0.5 + 0 * x}, seed=2, lr=SAFE, diverged=True)]
+    checks = outcomes(*records(), safe=safe)
+    assert checks[3].outcome == UNDECIDABLE and verdict(checks) == "inconclusive"
+    assert "1 of 3 xavier runs diverged at lr 0.02" in checks[3].reason
+    checks = outcomes(*records(), safe=None)
+    assert checks[3].outcome == UNDECIDABLE and "no runs at a second, safe rate" in checks[3].reason
+
+
 def test_run_end_to_end(tmp_path, one_thread):
     P = params(tmp_path, "dyn", fig6_epochs=20)  # Fig 6's run is the seed-0 2-shortcut run: one record
     result = fig6.run(P)
-    assert result.label == "Figure 6" and len(result.checks) == 3 and result.figure is not None
+    assert result.label == "Figure 6" and len(result.checks) == 4 and result.figure is not None
     assert list(result.table["run"]["epoch"]) == list(range(21))
     assert result.scale["right"] == "20 epochs, Hessian every 5"
-    assert len(list((tmp_path / "dyn").glob("*.json"))) == 3
+    assert len(list((tmp_path / "dyn").glob("*.json"))) == 6  # three at lr 0.1 (one is Fig 6's), three at 0.05
+    assert len(result.figure.axes) == 4  # index at both rates, the escape run and its twin axis
+    assert {"excluded", "safe_lr", "safe_lowest", "early_min"} <= set(result.numbers)

@@ -13,6 +13,14 @@ of three outcomes:
 decided check failed; *inconclusive* when nothing failed but something could not be decided;
 *partly* otherwise. A check whose criterion was changed after data were seen keeps its earlier form in
 ``superseded`` (name, outcome, why and when), shown with it.
+
+Two readings that disagree give *partly*: where a check passed and one of its superseded forms failed
+on the same data, or the other way round, the verdict does not pick one of them. Such a check counts
+as one passed and one failed, so its verdict is at best *partly*, never *reproduced* (nor *not
+reproduced*), and its line says that its readings disagree. An undecidable reading neither agrees nor
+disagrees: the check then counts as its current form. (Rule of 2026-11-23, issue 12: before it, only
+the current form counted, and Fig 5's kept paper-scale verdict was *reproduced* although its earlier
+reading of "ends near orthogonal" failed.)
 """
 
 from __future__ import annotations
@@ -47,6 +55,12 @@ class Check:
     def passed(self) -> bool:
         return self.outcome == PASSED
 
+    @property
+    def disagrees(self) -> bool:
+        """True when this form and a superseded one were decided both ways (one passed, one failed)."""
+        decided = {c.outcome for c in (self, *self.superseded)} - {UNDECIDABLE}
+        return decided == {PASSED, FAILED}
+
     def line(self) -> str:
         """One line: mark, name, the numbers, and why it could not be decided."""
         text = f"{MARKS[self.outcome]} {self.name}"
@@ -57,6 +71,8 @@ class Check:
         for old in self.superseded:
             text += f" [superseded form, {old.changed}: {MARKS[old.outcome]} {old.name}"
             text += f" ({old.detail})]" if old.detail else "]"
+        if self.disagrees:
+            text += " — its readings disagree: counted as partly"
         return text
 
 
@@ -72,7 +88,9 @@ def verdict(checks: Iterable[Check]) -> str:
     checks = list(checks)
     if not checks:
         raise ValueError("a verdict needs at least one check")
-    outcomes = [c.outcome for c in checks]
+    outcomes = []
+    for c in checks:  # a check whose readings disagree counts once passed and once failed
+        outcomes += [PASSED, FAILED] if c.disagrees else [c.outcome]
     decided = [o for o in outcomes if o != UNDECIDABLE]
     if all(o == PASSED for o in outcomes):
         return "reproduced"

@@ -126,7 +126,8 @@ def numbers(table: pd.DataFrame) -> dict[str, str]:
     fmt = lambda g: "n/a" if g is None else f"{g:.3g}"  # noqa: E731
     return {"flat": f"{analysis.spread(two['mean']):.3g}", "theory_gap": f"{100 * gap:.2g}%",
             "xavier_growth": fmt(_growth(table, "xavier")), "orth_growth": fmt(_growth(table, "orthogonal")),
-            "shallow": int(table["depth"].min()), "deep": int(table["depth"].max())}
+            "shallow": int(table["depth"].min()), "deep": int(table["depth"].max()),
+            "flat_max": f"{FLAT_MAX:g}", "xavier_least": f"{XAVIER_GROWTH:g}", "orth_least": f"{ORTH_GROWTH:g}"}
 
 
 def run(P: Any, root: str | Path | None = None) -> Result:
