@@ -209,6 +209,16 @@ def test_the_curvature_check_fails_on_a_closed_form_without_the_term(data, monke
     assert thm2.check_curvature(found).outcome == FAILED
 
 
+def test_relu_eigenvalue_at_the_eps_point_is_the_best_active_half(data):
+    """Independent of autograd: the largest σ_max(C_j) of the hidden ReLUs' active halves is the largest
+    |eigenvalue| of the Hessian at the ε-point (to O(ε)), and it is not σ_max(C)/2."""
+    X, Y = data
+    table = thm2.relu_table(X, Y, cond_units=(1, 2), eps=1e-5)
+    halves, lam = table["max σmax(C_j), active halves"], table["max|λ| at ε-point"]
+    assert np.allclose(halves, lam, rtol=1e-4)
+    assert (table["max|λ| / (σmax(C)/2)"] > 1.0).all()  # the best half is more than the average half
+
+
 def test_draw_structure_and_conditioning(data):
     X, Y = data
     fig = thm2.draw_structure(X, Y, units=2)

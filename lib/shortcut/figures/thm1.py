@@ -204,7 +204,7 @@ def run(P) -> dict[str, Result]:
         fit = slope(table, "max_product" if literal else "max_walk_product")
         note = f"{source}; {what}; d = {d}, η = {P.t1_eta}, δ in {list(P.t1_deltas)}"
         numbers: dict[str, Any] = {
-            "m": mk, "data": f"{source}; {what}", "rho": f"{rho:.3g}",
+            "m": mk, "data": f"{source}; {what}", "source": source, "rho": f"{rho:.3g}",
             "rho_labels": f"{theorem1.min_distance(np.concatenate([Xk, np.eye(d)[:, np.unique(labk)]], axis=1)):.3g}",
             "err": f"{table['max_error'].max():.1e}", "slope": f"{fit['slope']:.3f}", "r2": f"{fit['r2']:.5f}",
             "Lmax": f"{int(table['L'].max()):,}", "smallest": f"{table['max_product'].min():.3g}"}

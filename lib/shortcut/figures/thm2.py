@@ -32,7 +32,7 @@ from ..science import theorem2
 from ..science.hessian import eigenvalues, hessian, summarize
 from ..science.init import initialize
 from ..science.loss import make_loss
-from ..science.models import Net
+from ..science.models import Net, weights
 from . import plots
 from .analysis import spread
 from .checks import Check, check
@@ -56,13 +56,15 @@ CLAIMS = {
            "times, so its condition number does not depend on depth."),
     "n1": ("Theorem 2 (n = 1)", "The Hessian at zero is block Toeplitz and its condition number grows with depth."),
     "relu": ("Theorem 2 with ReLU at the ε-point (ours)",
-             "ReLU at the mid position of a 2-shortcut net (not covered: Assumption 3 fails): at the ε-perturbed "
-             "point the zero initialisation starts from, the Hessian's largest eigenvalue is close to σ_max(C)/2 "
-             "(the paper's convention σ'(0) = 1/2) and its condition number does not grow with depth."),
+             "With ReLU, the ε-point's max|λ| is close to σ_max(C)/2 and cond does not grow with depth; for "
+             "2-shortcut nets with ReLU at the mid position, which Theorem 2 does not cover (Assumption 3 fails), "
+             "at the ε-perturbed point the zero initialisation starts from, against the paper's convention "
+             "σ'(0) = 1/2."),
 }
 
 TABLE_FORMAT = {"max |H|": "{:.2e}", "max |H − closed form|": "{:.2e}", "max |∇L|": "{:.2e}", "max |σ''(0) term|": "{:.2e}",
                 "max|λ| / (σmax(C)/2)": "{:.3f}",
+                "max σmax(C_j), active halves": "{:.4g}",
                 "max |∇L − closed form|": "{:.2e}", "max |λ − (±σ(C))|": "{:.1e}", "cond(H)": "{:.6g}",
                 "σmax(C)/σmin(C)": "{:.6g}", "max |H| at exactly 0 (autograd)": "{:.4g}", "max|λ| at ε-point": "{:.4g}",
                 "σmax(C)/2 (paper's convention)": "{:.4g}", "P10|λ| at ε-point": "{:.4g}",
@@ -147,19 +149,34 @@ def conditioning(X, Y, cond_units, activation, ns=(1, 2, 3)) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def active_halves(net: Net, theta: torch.Tensor, X, Y) -> float:
+    """The largest σ_max(C_j) over the hidden ReLUs j of a 2-shortcut net with ReLU at the mid position,
+    where ``C_j = (1/m) Σ_{i: ReLU j on at x_i} h_i r_iᵀ`` (``h_i`` the unit's input, ``r_i = x_i − y_i``):
+    near 0, ReLU j's row of W_{l,1} and column of W_{l,2} are coupled by C_j, not by C/2."""
+    h, R, best = X, X - Y, 0.0
+    for W1, W2 in weights(net, theta).unbind(0):
+        z = W1 @ h
+        for on in (z > 0).to(X.dtype):
+            best = max(best, float(torch.linalg.svdvals((h * on) @ R.T / X.shape[1]).max()))
+        h = h + W2 @ torch.relu(z)
+    return best
+
+
 def relu_table(X, Y, cond_units, eps: float) -> pd.DataFrame:
     """ReLU at the mid position of 2-shortcut nets, one row per L in ``cond_units``: the autograd Hessian
-    at exactly 0, its spectrum at the ε-perturbed point (zero initialisation at scale ``eps``), and the
-    paper's convention σ'(0) = 1/2."""
+    at exactly 0, its spectrum at the ε-perturbed point (zero initialisation at scale ``eps``), the
+    paper's convention σ'(0) = 1/2, and the largest σ_max(C_j) of the active halves (:func:`active_halves`)."""
     rows = []
     for L in cond_units:
         net = Net(d=X.shape[0], n=2, L=L, mid="relu")
         loss = make_loss(net, X, Y)
-        spec = summarize(eigenvalues(hessian(loss, initialize(net, "zero", seed=0, eps=eps, device=X.device))))
+        theta = initialize(net, "zero", seed=0, eps=eps, device=X.device)
+        spec = summarize(eigenvalues(hessian(loss, theta)))
         paper = summarize(theorem2.predicted_eigenvalues_n2(net, X, Y, relu_convention="paper"))
         rows.append({"L": L, "max |H| at exactly 0 (autograd)": float(hessian(loss, _zero(net, X)).abs().max()),
                      "max|λ| at ε-point": spec.max_abs, "σmax(C)/2 (paper's convention)": paper.max_abs,
                      "max|λ| / (σmax(C)/2)": spec.max_abs / paper.max_abs,
+                     "max σmax(C_j), active halves": active_halves(net, theta, X, Y),
                      "P10|λ| at ε-point": spec.p10_abs, "cond (P10) at ε-point": spec.cond,
                      "cond (P10), paper's convention": paper.cond})
     return pd.DataFrame(rows)
@@ -191,9 +208,11 @@ def relu(P, prob=None) -> Result:
     table = relu_table(prob.X, prob.Y, P.cond_units, P.relu_eps)
     ratio = table["max|λ| / (σmax(C)/2)"]
     numbers = {"cond_spread": f"{spread(table['cond (P10) at ε-point']):.3g}", "eps": f"{P.relu_eps:g}",
-               "ratio_min": f"{ratio.min():.3f}", "ratio_max": f"{ratio.max():.3f}", "data": prob.source}
+               "ratio_min": f"{ratio.min():.3f}", "ratio_max": f"{ratio.max():.3f}", "data": prob.source,
+               "halves_gap": f"{(table['max σmax(C_j), active halves'] / table['max|λ| at ε-point'] - 1).abs().max():.1e}"}
     return Result(label=CLAIMS["relu"][0], claim=CLAIMS["relu"][1], checks=checks_relu(table), table=table,
-                  scale={"data": prob.source, "units L": list(P.cond_units), "ε": P.relu_eps, "position": "mid"},
+                  scale={"data": prob.source, "samples": prob.m, "units L": list(P.cond_units), "ε": P.relu_eps,
+                         "position": "mid"},
                   numbers=numbers)
 
 
@@ -324,7 +343,7 @@ def run(P) -> dict[str, Result]:
     X, Y = prob.X, prob.Y
     table, spectra = entries(X, Y, P.ns, P.check_units, P.activation), spectra_n2(X, Y, P.cond_units, P.activation)
     curves = conditioning(X, Y, P.cond_units, P.activation)
-    scale = {"data": prob.source, "units checked": P.check_units, "cond at L": list(P.cond_units),
+    scale = {"data": prob.source, "samples": prob.m, "units checked": P.check_units, "cond at L": list(P.cond_units),
              "activations": list(positions(P.activation))}
     growth, _ = one_shortcut_growth(curves)
     term = "max |σ''(0) term|"
