@@ -85,3 +85,12 @@ def test_a_disagreement_is_said_on_the_check_s_line():
     assert "disagree" not in _reading(True, True).line()
     r = Result("Figure 5", "c", [_reading(True, False), check("b", True)], {})
     assert r.verdict == "partly" and "its readings disagree" in r.detail
+
+
+def test_a_replaced_statement_is_shown_but_does_not_count_as_a_disagreeing_reading():
+    old = Check("every unit small", FAILED, changed="replaced: it could not fail", reading=False)
+    new = Check("some unit >= 1", PASSED, superseded=(old,))
+    assert not new.disagrees and verdict([new]) == "reproduced"
+    assert "every unit small" in describe([new])
+    reread = Check("some unit >= 1", PASSED, superseded=(Check("x", FAILED, changed="re-read"),))
+    assert reread.disagrees and verdict([reread]) == "partly"

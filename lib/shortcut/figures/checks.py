@@ -18,7 +18,9 @@ Two readings that disagree give *partly*: where a check passed and one of its su
 on the same data, or the other way round, the verdict does not pick one of them. Such a check counts
 as one passed and one failed, so its verdict is at best *partly*, never *reproduced* (nor *not
 reproduced*), and its line says that its readings disagree. An undecidable reading neither agrees nor
-disagrees: the check then counts as its current form. (Rule of 2026-11-23, issue 12: before it, only
+disagrees: the check then counts as its current form. A superseded form that was a different statement,
+replaced rather than re-read (``reading=False``, e.g. a check that could not fail), is shown but does not
+count. (Rule of 2026-11-23, issue 12: before it, only
 the current form counted, and Fig 5's kept paper-scale verdict was *reproduced* although its earlier
 reading of "ends near orthogonal" failed.)
 """
@@ -44,6 +46,7 @@ class Check:
     reason: str = ""
     superseded: tuple["Check", ...] = field(default=())
     changed: str = ""  # for a superseded form: why and when it was replaced
+    reading: bool = True  # for a superseded form: another reading of the same claim (False: a replaced statement)
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -58,7 +61,7 @@ class Check:
     @property
     def disagrees(self) -> bool:
         """True when this form and a superseded one were decided both ways (one passed, one failed)."""
-        decided = {c.outcome for c in (self, *self.superseded)} - {UNDECIDABLE}
+        decided = {c.outcome for c in (self, *self.superseded) if c is self or c.reading} - {UNDECIDABLE}
         return decided == {PASSED, FAILED}
 
     def line(self) -> str:

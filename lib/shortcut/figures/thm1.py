@@ -160,7 +160,7 @@ def check_proposition(table: pd.DataFrame) -> Check:
         new = check(name, bool(np.all(largest >= SMALL)),
                     f"smallest over L of the largest product {np.min(largest):.3g}; merge units' largest "
                     f"{np.nanmax(table['max_merge_product']):.3g}")
-    return replace(new, superseded=(replace(check_small(table), changed=SMALL_CHANGED),))
+    return replace(new, superseded=(replace(check_small(table), changed=SMALL_CHANGED, reading=False),))
 
 
 def applies(rho: float) -> str:
