@@ -68,8 +68,6 @@ def test_lemma1_rejects_a_point_that_is_not_alone():
         T.lemma1_unit(P[:, 0], P[:, 1], np.concatenate([P[:, :1], P[:, 2:]], axis=1))
 
 
-# ----------------------------------------------------------------------------- Lemma 2
-
 LAYOUTS = ["C", "F", "transposed view", "strided slice", "reversed view", "float32", "float32 F",
            "torch", "torch transposed"]
 
@@ -174,6 +172,8 @@ def test_construction_does_not_depend_on_the_memory_layout(layout):
         T.construct(in_layout(Xd, layout), labels)
     assert T.min_distance(in_layout(Xd, layout)) == 0.0  # an exact duplicate: exactly 0
 
+
+# ----------------------------------------------------------------------------- Lemma 2
 
 
 def test_path_detours_around_an_obstacle_on_the_arc():
