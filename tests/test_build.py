@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -127,6 +128,7 @@ def make_fake_book(root: Path, chapters=("alpha", "beta")) -> Path:
     (root / "book" / "profiles").mkdir(parents=True)
     for f in ("_config.yml", "references.bib"):
         shutil.copy(ROOT / f, root / f)
+    shutil.copytree(ROOT / "book" / "_static", root / "book" / "_static")  # _config.yml names it
     toc = {"format": "jb-book", "root": "book/intro",
            "chapters": [{"file": f"book/{c}"} for c in chapters] + [{"file": "book/references"}]}
     (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
@@ -455,4 +457,5 @@ def test_the_readme_fork_recipe(tmp_path):
     assert rows and {r["chapter"] for r in rows} == {"my_fork"}
     assert (b / "results" / "ci" / "my_fork").is_dir() and not (b / "results" / "ci" / FORK_FROM).exists()
     intro = (site / "intro.html").read_text()
-    assert 'href="my_fork.html"' in intro and f"<td>{rows[0]['figure']}</td>" in intro  # its row in the status table
+    # its row in the status table: the figure's name, linked to the figure on the fork's page
+    assert re.search(r'<td class="shortcut-item"><a href="my_fork\.html#[^"]*"[^>]*>' + re.escape(rows[0]["figure"]), intro)
