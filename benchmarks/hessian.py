@@ -78,9 +78,27 @@ def hessian_table(prob, depths, repeat, device, baseline_max_depth):
     return rows
 
 
+def gemm_gflops(repeat: int, device: torch.device, n: int = 2000) -> float:
+    """The machine's float64 matrix-product speed: one n × n × n ``torch.mm``, best of ``repeat``."""
+    a = torch.randn(n, n, dtype=torch.float64, device=device)
+    torch.mm(a, a)
+    t, _ = best_time(lambda: torch.mm(a, a), repeat, device)
+    return 2 * n**3 / t / 1e9
+
+
+def relu_gflop(net, m: int, hist) -> float:
+    """GFLOP of the gradients a ReLU run computed: 3 products of d × d by d × m per matrix (one forward,
+    two backward), for every model at every epoch until it diverged (the fused kernel skips the rest)."""
+    evals = sum(int(e) + 1 if e >= 0 else hist.loss.shape[1] for e in hist.diverged_at)
+    return 3 * 2 * net.d**2 * m * net.depth * evals / 1e9
+
+
 def training_table(prob, depth, epochs, repeat, device):
-    print(f"\nTable 2 - full-batch GD of a 32-rate grid, depth {depth} (epochs per second, best of {repeat})")
-    head = f"{'model':<20}{'vmap (32 at once)':>18}{'one at a time':>15}{'speed-up':>10}"
+    gemm = gemm_gflops(repeat, device)
+    print(f"\nTable 2 - full-batch GD of a 32-rate grid, depth {depth} (epochs per second, best of {repeat});"
+          f" float64 GEMM on this machine: {gemm:.1f} GFLOP/s")
+    head = (f"{'model':<20}{'vmap (32 at once)':>18}{'one at a time':>15}{'speed-up':>10}"
+            f"{'fused kernel':>14}{'fused/vmap':>12}{'GFLOP/s':>9}{'of GEMM':>9}")
     print(head)
     print("-" * len(head))
     lrs = log_grid(1e-3, 1.0, 32)
@@ -88,16 +106,27 @@ def training_table(prob, depth, epochs, repeat, device):
         net, scheme = make_net(model, depth, d=prob.X.shape[0], mid=mid)
         theta = initialize(net, scheme, seed=0, device=device)
         loss = make_loss(net, prob.X, prob.Y)
-        t_vmap, _ = best_time(lambda: train_gd(loss, theta, lrs, epochs, progress=False), repeat, device)
+        grid = lambda kernel: train_gd(loss, theta, lrs, epochs, progress=False, kernel=kernel)  # noqa: E731
+        t_vmap, hist = best_time(lambda: grid("autograd"), repeat, device)
 
         def one_at_a_time():  # the same training function and records, one rate per call
             for lr in lrs:
-                train_gd(loss, theta, [lr], epochs, progress=False)
+                train_gd(loss, theta, [lr], epochs, progress=False, kernel="autograd")
 
         t_loop, _ = best_time(one_at_a_time, repeat, device)
-        # both run `epochs` epochs of all 32 models with identical records; epochs per second of the grid
+        # all run `epochs` epochs of all 32 models with identical records; epochs per second of the grid
         label = f"{model} ({'linear' if mid == 'id' else 'ReLU mid'})"
-        print(f"{label:<20}{epochs / t_vmap:18.1f}{epochs / t_loop:15.1f}{t_loop / t_vmap:9.1f}x")
+        row = f"{label:<20}{epochs / t_vmap:18.1f}{epochs / t_loop:15.1f}{t_loop / t_vmap:9.1f}x"
+        if mid == "relu" and device.type == "cpu":
+            grid("fused")  # compile (or read numba's cache) outside the timing
+            t_fused, fast = best_time(lambda: grid("fused"), repeat, device)
+            gap = max(abs(a - b) / abs(b) for a, b in zip(fast.final_loss, hist.final_loss) if b == b and b != 0)
+            assert gap < 1e-9, f"the fused kernel's final losses differ from autograd's by {gap:.2e}"
+            rate = relu_gflop(net, prob.m, fast) / t_fused
+            row += f"{epochs / t_fused:14.1f}{t_vmap / t_fused:11.1f}x{rate:9.1f}{rate / gemm:9.2f}"
+        else:
+            row += f"{'—':>14}{'':>12}{'':>9}{'':>9}"
+        print(row)
 
 
 def end_to_end_indexed(net, theta):

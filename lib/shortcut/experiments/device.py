@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 
@@ -37,5 +38,7 @@ def cpu_single_thread(device: str | torch.device) -> None:
     run jobs side by side (process executor) instead.
     """
     if torch.device(device).type == "cpu":
-        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = "1"
         torch.set_num_threads(1)
+        if "numba" in sys.modules:  # NUMBA_NUM_THREADS is read at import; numba is imported on first use
+            sys.modules["numba"].set_num_threads(1)
