@@ -41,8 +41,10 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -759,6 +761,30 @@ def interrupted(plan: Plan) -> str:
             f"To resume, run the same command again: finished chapters and runs are not repeated.")
 
 
+GRACE_S = 60  # after Ctrl-C, the time the build has to shut its kernel down cleanly before it stops anyway
+
+
+def _stop_within_grace_after_ctrl_c(plan: Plan) -> None:
+    """Make the first Ctrl-C raise KeyboardInterrupt, as Python does, and also start a timer: should the
+    clean shutdown hang (nbclient's cleanup can wait on a kernel that no longer answers), the build says
+    what it kept and exits 130 after :data:`GRACE_S` seconds anyway. The kernel runs in a session of its
+    own (jupyter_client), so Ctrl-C reaches only this process; the kernel, which polls its parent, ends
+    when the build does."""
+    def stop() -> None:
+        print(f"\nshortcut.build: interrupted; {interrupted(plan)}", file=sys.stderr, flush=True)
+        os._exit(130)
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: Python's own
+        timer = threading.Timer(GRACE_S, stop)
+        timer.daemon = True
+        timer.start()
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, on_sigint)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -770,6 +796,7 @@ def main(argv: list[str] | None = None) -> int:
         list_book(plan)
         return 0
     t0 = plan.started
+    _stop_within_grace_after_ctrl_c(plan)
     print(f"==> profile {plan.profile!r}: {plan.profile_data['description']}")
     print(f"==> results: {plan.results_dir}")
     try:
