@@ -1,5 +1,7 @@
 """Figure 8's checks on made-up sweeps of ReLU nets: the claim holding, failing, and undecidable."""
 
+import pytest
+
 from shortcut.figures import fig8
 from shortcut.figures.checks import FAILED, PASSED, UNDECIDABLE, verdict
 from synthetic_runs import seeds
@@ -64,3 +66,13 @@ def test_numbers():
     assert n["spreads"] == "xavier 1.033, orthogonal 1.033"
     assert n["spreads_shallow"] == "xavier undefined, orthogonal undefined"  # two stable rates at depth 2: undefined
     assert n["excluded"].startswith("xavier at 1 of 6 (depth, rate) pairs (2 of its 12 runs diverged)")
+
+
+def test_work_of_the_sweep_from_parameters_or_their_text():
+    params = {"relu_samples": 5000, "relu_depths": [2, 4], "relu_models": ["xavier", "2-shortcut"], "seeds": 10,
+              "n_lrs": 21, "epochs": 1000}
+    expected = 6 * 100 * 5000 * 6 * 2 * 10 * 21 * 1000 / 1e12
+    assert fig8.work_tflop(params) == pytest.approx(expected, rel=1e-12)
+    as_text = {"relu_samples": "5000", "relu_depths": "[2, 4]", "relu_models": "[xavier, 2-shortcut]",
+               "seeds": "10", "n_lrs": "21", "epochs": "1000"}
+    assert fig8.work_tflop(as_text) == pytest.approx(expected, rel=1e-12)

@@ -69,6 +69,10 @@ def test_keep_copies_into_the_book_and_load_kept_reads_it(chapter):
     assert [(t["chapter"], t["figure"]) for t in table] == [("dyn", "fig7")]
     assert table[0]["link"] == "dyn.html"  # a page of the toc (the file need not exist for the link)
     assert "fig7" in repr(table) and "reproduced" in repr(table)
+    facts = k.facts(root)
+    assert facts["verdict"] == "reproduced" and facts["summary"] == k.summary and facts["scale"] == "small"
+    assert facts["changes"] == "seeds = 3 (the big profile: 10)"  # what the run changed, beside the profile's value
+    assert "make book PROFILE=big" in facts["rerun"] and "--chapters dyn" in facts["rerun"]
 
 
 def test_keep_and_load_kept_name_what_is_missing(chapter, capsys):

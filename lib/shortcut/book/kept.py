@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 import torch
 
-from .profiles import KEPT_FIGURES as FIGURES, _fmt, find_root, toc_pages
+from .profiles import KEPT_FIGURES as FIGURES, _fmt, chapter_defaults, find_root, toc_pages
 from .verdicts import Verdict, _page_title, _write_json_atomic
 from ..experiments.records import atomic_write
 
@@ -109,6 +109,25 @@ class Kept(dict):
         extra = f"; changed from the profile: {', '.join(f'{k}={v}' for k, v in changed.items())}" if changed else ""
         when = self["computed"][:16].replace("T", " ")  # ISO 8601 in UTC, to the minute
         return f"profile {self['profile']}, computed {when} UTC on {self['machine']}{extra}"
+
+    def facts(self, root: Path | None = None) -> dict[str, str]:
+        """What a page quotes about the kept run, as text: its ``verdict``, the ``summary`` (profile, when,
+        where), the ``scale`` its verdict was reached at, the ``changes`` from its profile, each with the
+        profile's own value (e.g. the depths a run that did not finish left out), and, where there are
+        changes, how to ``rerun`` it at the profile's own parameters."""
+        v = self.get("verdict") or {}
+        try:
+            profile = chapter_defaults(self["profile"], self["chapter"], root or find_root())
+        except (FileNotFoundError, ValueError):  # a profile or section since renamed: the values alone
+            profile = {}
+        changes = [f"{k} = {value}" + (f" (the {self['profile']} profile: {_fmt(profile[k])})" if k in profile else "")
+                   for k, value in (self.get("changed_parameters") or {}).items()]
+        rerun = (f"The run's records are kept per job, so `make book PROFILE={self['profile']} "
+                 f"ARGS=\"--chapters {self['chapter']}\"` at the profile's own parameters computes only what this "
+                 f"run left out, and `make keep` then replaces this figure.") if changes else ""
+        return {"verdict": v.get("verdict", "none recorded"), "summary": self.summary, "scale": v.get("scale", ""),
+                "changes": "; ".join(changes) or f"none: the {self['profile']} profile's own parameters",
+                "rerun": rerun}
 
     def __repr__(self) -> str:
         v = self.get("verdict") or {}

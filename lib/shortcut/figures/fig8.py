@@ -9,9 +9,10 @@ longer depend on the rate. The runs are those of :mod:`shortcut.figures.rates` w
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
+import yaml
 
 from ..experiments.records import Record
 from . import plots, rates
@@ -90,6 +91,14 @@ def numbers(best_table: pd.DataFrame, grid: pd.DataFrame, optimum: float) -> dic
         "spreads_shallow": ", ".join(f"{m} {rates.spread_text(spread(m, shallow), '.3g')}" for m in others),
         "excluded": rates.excluded_text(grid),
     }
+
+
+def work_tflop(parameters: Mapping[str, Any], d: int = 10) -> float:
+    """The arithmetic of Figure 8's sweep at ``parameters`` (a chapter's, or a kept run's as text) if no run
+    diverged, in TFLOP: per matrix and epoch three products of d × d by d × m (one forward, two backward)."""
+    value = lambda k: yaml.safe_load(parameters[k]) if isinstance(parameters[k], str) else parameters[k]  # noqa: E731
+    return (6 * d * d * value("relu_samples") * sum(value("relu_depths")) * len(value("relu_models"))
+            * value("seeds") * value("n_lrs") * value("epochs")) / 1e12
 
 
 def run(P, records: Sequence[Record] | None = None) -> rates.SweepResult:
