@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis, plots
+from .rates import BAND_FLOOR
 from .checks import Check, check
 from .result import Result
 from ..experiments.sweep import run_jobs
@@ -64,9 +65,10 @@ def collect(records, theorem2_cond: dict[int, float] | None = None) -> pd.DataFr
 
 
 def draw(table: pd.DataFrame, order=None, scale=None):
-    """The condition number against depth, mean ± std over seeds, log-log; Theorem 2's line dashed."""
+    """The condition number against depth, mean ± std over seeds, log-log; Theorem 2's line dashed. (Where
+    the spread over seeds exceeds the mean, the band's lower edge stays at :data:`rates.BAND_FLOOR` of it.)"""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    plots.mean_std(ax, plots.groups(table, "depth"), order=order)
+    plots.mean_std(ax, plots.groups(table, "depth"), order=order, floor=BAND_FLOOR)
     theory = table.dropna(subset=["theorem2"]).sort_values("depth")
     if len(theory):
         ax.plot(theory["depth"], theory["theorem2"], "k--", lw=1, label="2-shortcut, Theorem 2 at 0")
