@@ -72,7 +72,8 @@ def test_keep_copies_into_the_book_and_load_kept_reads_it(chapter):
     facts = k.facts(root)
     assert facts["verdict"] == "reproduced" and facts["summary"] == k.summary and facts["scale"] == "small"
     assert facts["changes"] == "seeds = 3 (the big profile: 10)"  # what the run changed, beside the profile's value
-    assert "make book PROFILE=big" in facts["rerun"] and "--chapters dyn" in facts["rerun"]
+    assert "the dyn chapter again at the big profile's own parameters" in facts["rerun"]
+    assert "`" not in facts["rerun"]  # glued as text: no markup
 
 
 def test_keep_and_load_kept_name_what_is_missing(chapter, capsys):

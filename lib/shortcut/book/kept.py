@@ -122,9 +122,9 @@ class Kept(dict):
             profile = {}
         changes = [f"{k} = {value}" + (f" (the {self['profile']} profile: {_fmt(profile[k])})" if k in profile else "")
                    for k, value in (self.get("changed_parameters") or {}).items()]
-        rerun = (f"The run's records are kept per job, so `make book PROFILE={self['profile']} "
-                 f"ARGS=\"--chapters {self['chapter']}\"` at the profile's own parameters computes only what this "
-                 f"run left out, and `make keep` then replaces this figure.") if changes else ""
+        rerun = (f"Its records are kept per job, so running the {self['chapter']} chapter again at the "
+                 f"{self['profile']} profile's own parameters computes only what this run left out, and keeping the "
+                 f"figure again (make keep) replaces this one.") if changes else ""  # plain text: it is glued
         return {"verdict": v.get("verdict", "none recorded"), "summary": self.summary, "scale": v.get("scale", ""),
                 "changes": "; ".join(changes) or f"none: the {self['profile']} profile's own parameters",
                 "rerun": rerun}
