@@ -432,8 +432,8 @@ tmp = Path(sys.argv[1])
 plan = types.SimpleNamespace(running=tmp / "running", failed=tmp / "failed", results_dir=tmp / "results",
                              started=time.time(), executed=["alpha"])
 build._stop_within_grace_after_ctrl_c(plan)
-print("ready", flush=True)
-try:
+try:  # the signal may come as soon as "ready" is out
+    print("ready", flush=True)
     time.sleep(60)
 except KeyboardInterrupt:
     time.sleep(60)  # a clean shutdown that hangs
@@ -448,6 +448,35 @@ def test_a_hung_shutdown_after_ctrl_c_still_ends_the_build(tmp_path):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert err.strip().startswith("shortcut.build: interrupted; kept: chapters run to the end: alpha"), err
+
+
+ABANDONED_TASK = """
+import asyncio, gc, sys
+from pathlib import Path
+from shortcut.book import build
+build._asyncio_log_to(Path(sys.argv[1]))
+
+async def cell():
+    raise RuntimeError("Kernel died")
+
+async def main():
+    asyncio.ensure_future(cell())  # what nbclient leaves behind when Ctrl-C cuts its wait
+    await asyncio.sleep(0.05)
+
+asyncio.run(main())
+gc.collect()
+print("shortcut.build: interrupted; kept: ...", file=sys.stderr)
+"""
+
+
+def test_an_abandoned_task_after_ctrl_c_logs_to_the_chapter_log_not_the_terminal(tmp_path):
+    log = tmp_path / "alpha.kernel.log"
+    proc = subprocess.run([sys.executable, "-c", ABANDONED_TASK, str(log)], env=_env(), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == "shortcut.build: interrupted; kept: ...", proc.stderr
+    text = log.read_text()
+    assert "Task exception was never retrieved" in text and "RuntimeError: Kernel died" in text
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -481,6 +481,22 @@ def _papermill_logging() -> None:
     logger.propagate = False
 
 
+def _asyncio_log_to(path: Path) -> None:
+    """Send asyncio's own log to the chapter's log file, not the terminal. After a Ctrl-C, nbclient
+    abandons the task that waits on the cell; when the kernel then dies, that task's DeadKernelError
+    is logged as "Task exception was never retrieved" with a traceback, at garbage collection, after
+    the build's one-line summary. It belongs beside the kernel's dying words."""
+    logger = logging.getLogger("asyncio")
+    for old in [h for h in logger.handlers if getattr(h, "_shortcut", False)]:
+        logger.removeHandler(old)
+        old.close()
+    handler = logging.FileHandler(path, mode="a", encoding="utf-8", delay=True)
+    handler.setFormatter(logging.Formatter("build (asyncio): %(message)s"))
+    handler._shortcut = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
 def _kernel_manager(log: Any) -> type:
     """A kernel manager whose kernel writes its own stderr (start-up warnings, the kernel's dying
     words) to the open file ``log`` rather than to the build's terminal."""
@@ -514,9 +530,11 @@ def execute(plan: Plan, page: Page) -> float:
     _papermill_logging()
     log_path = plan.profile_dir / "logs" / f"{page.name}.kernel.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_bytes(b"")
+    _asyncio_log_to(log_path)
     t0 = time.time()
     try:
-        with open(log_path, "wb") as log:
+        with open(log_path, "ab") as log:  # appends, as asyncio's handler does: neither overwrites the other
             pm.execute_notebook(
                 str(src), str(running), parameters=params, kernel_name="python3", cwd=str(page.source.parent),
                 log_output=True, progress_bar=sys.stderr.isatty(), request_save_on_cell_execute=True,
