@@ -387,6 +387,19 @@ def test_results_dir_without_build_dir_builds_next_to_the_results(fake, tmp_path
     assert not (fake / "_build").exists()  # the book's own build folder is untouched
 
 
+@pytest.mark.parametrize("file, what, broken, line", [
+    ("book/profiles/ci.yaml", "the profile", "description: tiny\nalpha: {slope: 1.0\n", 3),
+    ("_toc.yml", "the table of contents", "format: jb-book\nroot: book/intro\n  chapters: x\n", 3),
+    ("book/profiles/schema.yaml", "the parameter schema", "alpha:\n  slope: [1\n", 3),
+])
+def test_a_malformed_yaml_file_is_named_with_its_line_not_a_parser_traceback(fake, tmp_path, file, what, broken, line):
+    (fake / file).write_text(broken)
+    proc = run_build(fake, "--chapters", "alpha", "--build-dir", str(tmp_path / "b"))
+    assert proc.returncode == 2, _fail(proc)
+    assert f"{what} {fake / file} is not valid YAML, line {line}" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 @pytest.mark.slow
 def test_ctrl_c_ends_the_build_with_one_line_and_exit_130(fake, tmp_path):
     b = tmp_path / "b"

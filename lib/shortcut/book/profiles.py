@@ -87,14 +87,28 @@ def profile_path(profile: str, root: Path | None = None) -> Path:
     return profiles_dir(root) / f"{profile}.yaml"
 
 
+def read_yaml(path: Path, what: str) -> Any:
+    """The YAML file ``path`` (``what`` names it in errors); a file that cannot be read or parsed is a
+    ValueError naming the file, the line and the problem, not a parser traceback."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except OSError as err:
+        raise ValueError(f"{what} {path} cannot be read: {err.strerror or err}") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f", line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ValueError(f"{what} {path} is not valid YAML{at}: {problem}") from err
+
+
 def load_profile(profile: str, root: Path | None = None) -> dict:
     """Read and check ``book/profiles/<profile>.yaml``.
 
     Returns ``{"description": str, "common": {...}, "chapters": {chapter: {param: value}}}``.
     """
     path = profile_path(profile, root)
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    data = read_yaml(path, "the profile")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a profile must be a mapping with 'description' and one section per chapter")
     description = data.get("description")
@@ -138,8 +152,7 @@ def chapter_defaults(profile: str | dict, chapter: str, root: Path | None = None
 def toc_pages(root: Path | None = None) -> list[str]:
     """Every page of ``_toc.yml`` in reading order, as paths without suffix relative to the root."""
     root = root or find_root()
-    with open(root / ROOT_MARKER, encoding="utf-8") as fh:
-        toc = yaml.safe_load(fh) or {}
+    toc = read_yaml(root / ROOT_MARKER, "the table of contents") or {}
     pages: list[str] = []
 
     def walk(entries: Iterable) -> None:

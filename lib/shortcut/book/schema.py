@@ -19,9 +19,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
-from .profiles import COMMON_PARAMETERS, SCHEMA_FILE, chapter_defaults, find_root, profiles_dir
+from .profiles import COMMON_PARAMETERS, SCHEMA_FILE, chapter_defaults, find_root, profiles_dir, read_yaml
 
 TYPES = ("int", "float", "str", "bool", "path", "device", "list")
 ITEM_TYPES = ("int", "float", "str")
@@ -54,11 +52,7 @@ def schema_path(root: Path | None = None) -> Path:
 def load_schema(root: Path | None = None) -> dict[str, dict[str, dict]]:
     """``{section: {parameter: entry}}`` from ``book/profiles/schema.yaml``, every entry checked."""
     path = schema_path(root or find_root())
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except OSError as err:
-        raise ValueError(f"the parameter schema {path} cannot be read: {err}") from err
+    data = read_yaml(path, "the parameter schema")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: the schema must be a mapping with one section per chapter")
     schema: dict[str, dict[str, dict]] = {}

@@ -10,9 +10,11 @@ import numpy as np
 def loglog_fit(xs: Iterable[float], ys: Iterable[float]) -> dict[str, float]:
     """Least squares ``log y = slope·log x + intercept`` over the finite points; slope, intercept, r2.
 
-    All three are NaN when fewer than two points are finite.
+    All three are NaN when fewer than two points are finite. Zeros and negatives have no logarithm:
+    they are left out like NaNs, without a RuntimeWarning.
     """
-    x, y = np.log(np.asarray(list(xs), float)), np.log(np.asarray(list(ys), float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x, y = np.log(np.asarray(list(xs), float)), np.log(np.asarray(list(ys), float))
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.sum() < 2:
         return {"slope": float("nan"), "intercept": float("nan"), "r2": float("nan")}
