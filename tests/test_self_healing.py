@@ -171,3 +171,67 @@ def test_an_interrupted_pool_sweep_writes_what_finished_and_cancels_what_had_not
     assert len(STARTED) <= 4                                       # 0, 1, 2 and at most the one running then
     assert run_sweep(tmp_path, TEN, square, progress=False) == 10 - len(have)
     assert len(load_records(tmp_path)) == 10
+
+
+SLOW_POOL = """
+import logging, sys, time
+from pathlib import Path
+from shortcut.experiments.sweep import make_executor, run_sweep
+import slowjob
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    with make_executor("process", workers=2) as ex:
+        run_sweep(Path(sys.argv[1]), [{"figure": "toy", "seed": s} for s in range(6)], slowjob.nap, executor=ex,
+                  progress=False)
+"""
+
+SLOW_JOB = """
+import os, time
+from pathlib import Path
+
+def nap(job):
+    tmp = Path(os.environ["STARTED_DIR"], f".{job['seed']}")
+    tmp.write_text(str(os.getpid()))
+    os.replace(tmp, tmp.with_name(str(job["seed"])))  # whole, or not there
+    time.sleep(600 if job["seed"] else 0)
+    return {"value": job["seed"]}
+"""
+
+
+def test_ctrl_c_to_the_driver_alone_ends_a_process_pool_sweep_at_once(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "slowjob.py").write_text(SLOW_JOB)
+    started = tmp_path / "started"
+    started.mkdir()
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "STARTED_DIR": str(started)}
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_POOL, str(tmp_path / "records")], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    t0 = time.time()
+    while len(list(started.glob("[0-9]*"))) < 3 and time.time() - t0 < 120:  # seed 0 done, two 600 s naps running
+        time.sleep(0.1)
+    workers = {int(p.read_text()) for p in started.glob("[0-9]*")}
+    assert len(workers) == 2, "the pool never started its jobs"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)  # to the driver only, not its process group
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("the driver waited for its workers' jobs after Ctrl-C")
+    assert "KeyboardInterrupt" in err and "1 of 6 runs have records" in err, err
+    assert len(load_records(tmp_path / "records")) == 1
+    for pid in workers:  # the workers ended with it
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"worker {pid} outlived the interrupted sweep")

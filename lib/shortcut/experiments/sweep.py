@@ -49,8 +49,13 @@ def make_executor(kind: str = "inline", workers: int | None = None, address: str
         from concurrent.futures import ProcessPoolExecutor
         import multiprocessing
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+        ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
             yield ex
+        except BaseException:
+            _end_now(ex)
+            raise
+        ex.shutdown(wait=True)
     elif kind == "dask":
         try:
             from distributed import Client, LocalCluster
@@ -65,6 +70,15 @@ def make_executor(kind: str = "inline", workers: int | None = None, address: str
                 yield client.get_executor()
     else:
         raise ValueError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}")
+
+
+def _end_now(ex) -> None:
+    """Interrupted: end a process pool's workers now instead of waiting for the jobs they run (minutes
+    each, at a paper's scale). Those jobs have no record yet, so nothing kept is lost; a Ctrl-C from a
+    terminal reaches the workers anyway, but one sent to the driver alone would otherwise wait."""
+    for proc in list((getattr(ex, "_processes", None) or {}).values()):  # CPython's pool: {pid: Process}
+        proc.terminate()
+    ex.shutdown(wait=False, cancel_futures=True)
 
 
 def pending(root, jobs: Iterable[dict]) -> list[dict]:
