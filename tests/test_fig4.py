@@ -99,3 +99,15 @@ def test_run_end_to_end_writes_under_the_chapter_s_folder(tmp_path, one_thread):
     assert result.scale["data"].startswith("MNIST") and result.numbers["shallow"] == 2
     # at the zero point the 2-shortcut net sits within a few per cent of Theorem 2's prediction
     assert float(result.numbers["theory_gap"].rstrip("%")) < 5
+
+
+def test_curves_that_coincide_stay_told_apart_by_their_markers():
+    same = {**HOLDS, "1-shortcut": HOLDS["orthogonal"]}  # as at the paper's scale: one line on the other
+    fig = fig4.draw(table(same), order=["xavier", "orthogonal", "1-shortcut", "2-shortcut"])
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert lines["orthogonal"].get_marker() != lines["1-shortcut"].get_marker()
+    assert len({lines[m].get_marker() for m in same}) >= 3
+    assert fig4.numbers(table(same))["one_orth_gap"] == "0%"
+    near = {**HOLDS, "1-shortcut": (10.5, 30, 60)}
+    assert fig4.numbers(table(near))["one_orth_gap"] == "5%"
+    assert fig4.numbers(table())["one_orth_gap"] == "n/a"  # no 1-shortcut line

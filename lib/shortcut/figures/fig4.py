@@ -125,9 +125,12 @@ def numbers(table: pd.DataFrame) -> dict[str, str]:
     """The values the chapter's prose quotes."""
     two = _curve(table, "2-shortcut")
     gap = (two["mean"] / two["theorem2"] - 1).abs().max() if len(two) else np.nan
+    one, orth = (_curve(table, m).set_index("depth")["mean"] for m in ("1-shortcut", "orthogonal"))
+    one_orth = (one / orth - 1).abs().max()  # NaN where the two share no depth
     fmt = lambda g: "n/a" if g is None else f"{g:.3g}"  # noqa: E731
     return {"flat": f"{analysis.spread(two['mean']):.3g}", "theory_gap": f"{100 * gap:.2g}%",
             "xavier_growth": fmt(_growth(table, "xavier")), "orth_growth": fmt(_growth(table, "orthogonal")),
+            "one_orth_gap": "n/a" if np.isnan(one_orth) else f"{100 * one_orth:.2g}%",
             "shallow": int(table["depth"].min()), "deep": int(table["depth"].max()),
             "flat_max": f"{FLAT_MAX:g}", "xavier_least": f"{XAVIER_GROWTH:g}", "orth_least": f"{ORTH_GROWTH:g}"}
 

@@ -17,6 +17,10 @@ MODEL_COLORS = {
     "4-shortcut": "#8c564b",
 }
 
+# and one marker per model, so that curves that coincide (orthogonal and 1-shortcut in Figure 4) stay visible
+MODEL_MARKERS = {"xavier": "o", "orthogonal": "s", "1-shortcut": "^", "2-shortcut": "o", "3-shortcut": "D",
+                 "4-shortcut": "v"}
+
 
 def setup() -> None:
     """Seaborn's paper style, readable sizes."""
@@ -28,15 +32,17 @@ def color(model: str) -> str:
     return MODEL_COLORS.get(model, "#7f7f7f")
 
 
-def mean_std(ax, agg: Mapping[str, Mapping[str, np.ndarray]], order=None, marker="o", floor: float | None = None,
-             **kwargs) -> None:
+def mean_std(ax, agg: Mapping[str, Mapping[str, np.ndarray]], order=None, marker: str | None = "model",
+             floor: float | None = None, **kwargs) -> None:
     """Plot ``analysis.aggregate`` output: a line per group with a ±1 std band (its lower edge kept at
-    least ``floor`` times the mean when given, so that a log axis can draw it)."""
+    least ``floor`` times the mean when given, so that a log axis can draw it). ``marker``: the model's
+    own (:data:`MODEL_MARKERS`), a matplotlib marker, or None for none."""
     for g in order or agg:
         if g not in agg:
             continue
         a = agg[g]
-        ax.plot(a["x"], a["mean"], marker=marker, color=color(g), label=g, **kwargs)
+        m = MODEL_MARKERS.get(g, "o") if marker == "model" else marker
+        ax.plot(a["x"], a["mean"], marker=m, color=color(g), label=g, **kwargs)
         lower = a["mean"] - a["std"] if floor is None else np.maximum(a["mean"] - a["std"], a["mean"] * floor)
         ax.fill_between(a["x"], lower, a["mean"] + a["std"], color=color(g), alpha=0.2, lw=0)
 
