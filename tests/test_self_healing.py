@@ -174,13 +174,22 @@ def test_an_interrupted_pool_sweep_writes_what_finished_and_cancels_what_had_not
 
 
 SLOW_POOL = """
-import logging, sys, time
+import logging, signal, sys, threading, time
 from pathlib import Path
 from shortcut.experiments.sweep import make_executor, run_sweep
 import slowjob
 
+def ctrl_c_to_another_thread():
+    # what the OS may do with a Ctrl-C: hand it to a thread other than the main one, which then sleeps on
+    while len(list(Path(sys.argv[2]).glob("[0-9]*"))) < 3:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
+    if sys.argv[3] == "thread":
+        threading.Thread(target=ctrl_c_to_another_thread, daemon=True).start()
     with make_executor("process", workers=2) as ex:
         run_sweep(Path(sys.argv[1]), [{"figure": "toy", "seed": s} for s in range(6)], slowjob.nap, executor=ex,
                   progress=False)
@@ -199,7 +208,9 @@ def nap(job):
 """
 
 
-def test_ctrl_c_to_the_driver_alone_ends_a_process_pool_sweep_at_once(tmp_path):
+@pytest.mark.parametrize("to", ["driver", "thread"])
+def test_a_ctrl_c_not_sent_to_the_workers_ends_a_process_pool_sweep_at_once(tmp_path, to):
+    """To the driver alone; or, as the OS may deliver it, to one of the driver's other threads."""
     import os
     import signal
     import subprocess
@@ -210,15 +221,16 @@ def test_ctrl_c_to_the_driver_alone_ends_a_process_pool_sweep_at_once(tmp_path):
     started.mkdir()
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "STARTED_DIR": str(started)}
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_POOL, str(tmp_path / "records")], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_POOL, str(tmp_path / "records"), str(started), to], env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     t0 = time.time()
     while len(list(started.glob("[0-9]*"))) < 3 and time.time() - t0 < 120:  # seed 0 done, two 600 s naps running
         time.sleep(0.1)
     workers = {int(p.read_text()) for p in started.glob("[0-9]*")}
     assert len(workers) == 2, "the pool never started its jobs"
     time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)  # to the driver only, not its process group
+    if to == "driver":
+        proc.send_signal(signal.SIGINT)  # to the driver only, not its process group
     try:
         _, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:

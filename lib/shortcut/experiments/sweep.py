@@ -26,6 +26,7 @@ from .records import has_record, usable_record, write_record
 log = logging.getLogger(__name__)
 
 EXECUTORS = ("inline", "process", "dask")
+WAKE_S = 0.5  # the driver's longest sleep while jobs run: how late it may notice a Ctrl-C
 
 
 class InlineExecutor(Executor):
@@ -128,7 +129,9 @@ def run_sweep(
         try:
             fill()
             while in_flight:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                # with a timeout: a Ctrl-C that the OS hands to one of the pool's threads only reaches
+                # this one when it next wakes, and a job can take minutes
+                done, _ = wait(in_flight, timeout=WAKE_S, return_when=FIRST_COMPLETED)
                 for fut in done:
                     job = in_flight.pop(fut)
                     try:
