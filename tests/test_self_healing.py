@@ -187,6 +187,9 @@ def ctrl_c_to_another_thread():
     signal.pthread_kill(threading.get_ident(), signal.SIGINT)
 
 if __name__ == "__main__":
+    # Python's own Ctrl-C handler, as in a terminal: a test run in the background of a script (CI) inherits
+    # SIGINT ignored, and Python then installs none
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     logging.basicConfig(level=logging.INFO)
     if sys.argv[3] == "thread":
         threading.Thread(target=ctrl_c_to_another_thread, daemon=True).start()
