@@ -24,6 +24,7 @@ import nbformat
 import pytest
 import yaml
 
+from processes import ended
 from shortcut import book
 from shortcut.book import build, fork, labels, verdicts
 
@@ -426,14 +427,7 @@ def test_ctrl_c_ends_the_build_with_one_line_and_exit_130(fake, tmp_path):
     assert str(b / "ci" / "failed" / "book" / "alpha.ipynb") in last[0]
     assert not (b / "ci" / "site-src" / "book" / "alpha.ipynb").exists()
     kernel = json.loads(record.read_text())["pid"]
-    for _ in range(50):  # the kernel was shut down with the build
-        try:
-            os.kill(kernel, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    else:
-        pytest.fail(f"the chapter's kernel (pid {kernel}) outlived the build")
+    assert ended(kernel), f"the chapter's kernel (pid {kernel}) outlived the build"  # shut down with the build
 
 
 HUNG_SHUTDOWN = """

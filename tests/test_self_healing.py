@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from processes import ended
 
 from shortcut.experiments.records import (CORRUPT_SUFFIX, load_records, read_record, record_path, set_aside,
                                           usable_record, write_record)
@@ -242,11 +243,4 @@ def test_a_ctrl_c_not_sent_to_the_workers_ends_a_process_pool_sweep_at_once(tmp_
     assert "KeyboardInterrupt" in err and "1 of 6 runs have records" in err, err
     assert len(load_records(tmp_path / "records")) == 1
     for pid in workers:  # the workers ended with it
-        for _ in range(50):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail(f"worker {pid} outlived the interrupted sweep")
+        assert ended(pid, within_s=5), f"worker {pid} outlived the interrupted sweep"
