@@ -22,6 +22,17 @@ TOOLS        ?= .venv-tools
 TORCH_WHEELS ?= /opt/wheels
 COMPILE  = pyproject.toml --extra book --extra cluster --extra test -c requirements/torch-cpu.txt \
            --python-version 3.11 --python-platform x86_64-manylinux_2_28
+# The lock pins torch's CPU build (torch==2.13.0+cpu), which is on PyTorch's CPU wheel index, not on
+# PyPI. pip is sent there only when it cannot find that wheel without any index (a wheel folder in pip's
+# own configuration, as on a machine with torch on disk), so a machine that cannot reach the index never
+# waits on it (scripts/torch_index.py). TORCH_INDEX=<a mirror> for another index; TORCH_INDEX= for none.
+TORCH_INDEX  ?= https://download.pytorch.org/whl/cpu
+# $(call pip_install_lock,PYTHON,LOCKFILE): install a lock file's exact versions, torch from TORCH_INDEX
+define pip_install_lock
+@args=$$($(1) scripts/torch_index.py $(2) "$(TORCH_INDEX)") || exit 2; \
+	echo "$(1) -m pip install $$args -r $(2)"; \
+	$(1) -m pip install $$args -r $(2) || { echo "make: pip could not install $(2) (torch's CPU build comes from TORCH_INDEX=$(TORCH_INDEX) when no wheel folder of pip's own has it)" >&2; exit 1; }
+endef
 # the second pass of `make test`: the fast tests again with one BLAS / OpenMP thread (other kernels,
 # other summation orders: a result that depends on them fails here)
 ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -44,7 +55,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml $(LOCK) | $(PY)
-	$(PY) -m pip install -r $(LOCK)
+	$(call pip_install_lock,$(PY),$(LOCK))
 	$(PY) -m pip install --no-deps -e .
 	touch $(STAMP)
 
@@ -52,7 +63,7 @@ $(VENV_LOWEST)/bin/python:
 	$(PYTHON) -m venv $(VENV_LOWEST)
 
 $(VENV_LOWEST)/.installed-stamp: pyproject.toml $(LOWEST) | $(VENV_LOWEST)/bin/python
-	$(VENV_LOWEST)/bin/python -m pip install -r $(LOWEST)
+	$(call pip_install_lock,$(VENV_LOWEST)/bin/python,$(LOWEST))
 	$(VENV_LOWEST)/bin/python -m pip install --no-deps -e .
 	touch $@
 

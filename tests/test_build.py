@@ -272,6 +272,26 @@ def test_the_staleness_report_names_what_changed(fake, tmp_path):
     assert build.what_changed(plan, page) == "its source, its -p overrides changed"
 
 
+def test_a_new_lock_or_pyproject_makes_every_chapter_stale(fake, tmp_path):
+    """After `make lock LOCK_ARGS=--upgrade` (new numpy, new torch) no chapter may report "up to date"."""
+    plan = _plan(fake, tmp_path)
+    lock = fake / "requirements" / "lock.txt"
+    lock.parent.mkdir(exist_ok=True)
+    lock.write_text("numpy==2.0.0\n")
+    (fake / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    for page in plan.pages:
+        build.executed_path(plan, page).parent.mkdir(parents=True, exist_ok=True)
+        build.executed_path(plan, page).write_text("{}")
+        build.write_hash(plan, page)
+    lock.write_text("numpy==2.1.0\n")
+    for page in plan.pages:
+        assert not build.is_current(plan, page, build.fingerprint(plan, page)), page.name
+        assert build.what_changed(plan, page) == "the installed versions (requirements/lock.txt, pyproject.toml) changed"
+    lock.write_text("numpy==2.0.0\n")
+    (fake / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n')
+    assert all(not build.is_current(plan, p, build.fingerprint(plan, p)) for p in plan.pages)
+
+
 def test_the_staged_toc_leaves_out_pages_not_run_and_pages_added_while_building(fake, tmp_path):
     plan = _plan(fake, tmp_path)
     toc = yaml.safe_load((fake / "_toc.yml").read_text())

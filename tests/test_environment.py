@@ -151,4 +151,6 @@ def test_locks_say_how_to_regenerate_them():
     for lock in (LOCK, LOWEST):
         head = lock.read_text(encoding="utf-8").splitlines()[:3]
         assert any("make lock" in line and "uv pip compile pyproject.toml" in line for line in head), lock.name
-    assert (ROOT / "Makefile").read_text(encoding="utf-8").count("-r $(LOCK)") == 1  # make's venv installs the lock
+    make = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert make.count("$(call pip_install_lock,$(PY),$(LOCK))") == 1  # make's venv installs the lock
+    assert "-m pip install $$args -r $(2)" in make  # ... with torch's index when it is needed

@@ -306,19 +306,28 @@ def profile_section(data: dict, chapter: str) -> bytes:
 PARTS = {
     "source": "its source", "library": "the library (lib/shortcut/)", "kept": "its kept figures",
     "profile": "its profile section", "overrides": "its -p overrides", "results_dir": "the results folder",
-    "verdicts": "the recorded verdicts",
+    "verdicts": "the recorded verdicts", "environment": "the installed versions (requirements/lock.txt, pyproject.toml)",
 }
+
+#: The files that say which versions a chapter runs with: after ``make lock LOCK_ARGS=--upgrade`` every
+#: chapter is stale, since a new numpy or torch may change its numbers.
+ENVIRONMENT_FILES = ("requirements/lock.txt", "pyproject.toml")
+
+
+def environment_files(root: Path) -> list[Path]:
+    return [root / name for name in ENVIRONMENT_FILES if (root / name).is_file()]
 
 
 def fingerprint_parts(plan: Plan, page: Page, extra: list[Path] = ()) -> dict[str, str]:
-    """The hash of each input of ``page``: its source, the library, its kept figures (every kept
-    figure for the root page), its profile section, its overrides, the results folder, and ``extra``
-    files (the verdicts, for the root page)."""
+    """The hash of each input of ``page``: its source, the library, the lock and pyproject.toml, its
+    kept figures (every kept figure for the root page), its profile section, its overrides, the results
+    folder, and ``extra`` files (the verdicts, for the root page)."""
     root_page = page is plan.pages[0]
     files = lambda paths, tag: [(tag + p.relative_to(plan.root).as_posix(), p.read_bytes()) for p in paths]  # noqa: E731
     parts = {
         "source": _digest(("source", page.source.read_bytes())),
         "library": _digest(*files(library_files(plan.root), "lib:")),
+        "environment": _digest(*files(environment_files(plan.root), "env:")),
         "kept": _digest(*files(kept_files(plan.root, None if root_page else page.name), "kept:")),
         "profile": _digest(("profile", profile_section(plan.profile_data, page.name))),
         "overrides": _digest(("overrides", json.dumps(plan.overrides.get(page.name, {}), sort_keys=True, default=str).encode())),
