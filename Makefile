@@ -37,7 +37,7 @@ endef
 # other summation orders: a result that depends on them fails here)
 ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: book test test-lowest lock chapter fork keep check-site check-site-browser screenshot venv clean help
+.PHONY: book test test-lowest lock chapter fork keep keep-verdicts check-site check-site-browser screenshot venv clean help
 
 help:
 	@echo "make book     [PROFILE=default] [ARGS='--force -p chapter.param=value']  execute every chapter, build $(SITE)/index.html"
@@ -47,6 +47,7 @@ help:
 	@echo "make chapter  NAME=theorems [PROFILE=ci]                                 execute one chapter (and the intro), rebuild the site"
 	@echo "make fork     FROM=initial_point TO=my_fork                              copy a chapter (page, profile sections, toc line)"
 	@echo "make keep     FIG=mnist/fig7 PROFILE=paper                               keep a figure of a long run in book/figures/"
+	@echo "make keep-verdicts PROFILE=fashion [CHAPTERS='mnist dynamics']        keep a held-out replication's verdicts in book/replications/"
 	@echo "make check-site [PROFILE=...]                                            check the built site's links, anchors and images"
 	@echo "make check-site-browser [PROFILE=...]                                    the same, plus MathJax and images in headless Chromium"
 	@echo "make screenshot [PROFILE=...]                                            _build/screenshot.png of the intro page"
@@ -97,6 +98,9 @@ chapter: $(STAMP)
 fork: $(STAMP)
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make fork FROM=<chapter> TO=<new chapter>"; exit 2; }
 	$(PY) -m shortcut.book.fork $(FROM) $(TO)
+
+keep-verdicts: $(STAMP)
+	$(PY) -m shortcut.book.kept --profile $(PROFILE) --verdicts $(CHAPTERS)
 
 keep: $(STAMP)
 	@test -n "$(FIG)" || { echo "usage: make keep FIG=<chapter>/<figure> PROFILE=<profile the chapter ran at>"; exit 2; }

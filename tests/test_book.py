@@ -417,7 +417,7 @@ def _run_build(*args, cwd=ROOT, timeout=1800):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--profile", "nope"], "valid profiles: ci, default, paper"),
+    (["--profile", "nope"], "valid profiles: ci, default, fashion, paper"),
     (["--profile", "ci", "--chapters", "nope"], "unknown chapter(s) nope"),
     (["--profile", "ci", "-p", "intro.nope=3"], "'nope' is not a parameter of chapter 'intro'"),
     (["--profile", "ci", "-p", "intro-device"], "not of the form CHAPTER.PARAM=VALUE"),

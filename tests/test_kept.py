@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib
 
@@ -11,7 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from shortcut import book  # noqa: E402
-from shortcut.book import build, kept  # noqa: E402
+from shortcut.book import build, kept, verdicts  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -102,3 +105,78 @@ def test_a_kept_figure_changes_its_chapters_build_hash(chapter, tmp_path):
     (root / book.KEPT_FIGURES / "other").mkdir()
     (root / book.KEPT_FIGURES / "other" / "x.png").write_bytes(b"x")  # another chapter's: no effect
     assert build.kept_files(root, "dyn") == [folder / "fig7-big.json"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# kept verdicts of a held-out replication (book/replications/<profile>/)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _replication_run(P, commit: str):
+    """A chapter's verdict file as a replication run writes it, its checks at ``commit``."""
+    v = book.record_verdict(P, "Figure 7", "the 2-shortcut net stays near the optimum", "partly", "small",
+                            detail="check: no")
+    path = P.results_dir / "verdicts" / "dyn.json"
+    data = json.loads(path.read_text())
+    data["commit"] = commit
+    path.write_text(json.dumps(data))
+    return v
+
+
+def test_a_verdict_file_names_the_commit_its_checks_ran_at(chapter):
+    _, P = chapter
+    book.record_verdict(P, "Figure 7", "a claim", "partly", "small")
+    data = json.loads((P.results_dir / "verdicts" / "dyn.json").read_text())
+    assert "commit" in data  # "" here: the throwaway book is no git checkout
+    assert verdicts.code_version(str(book.find_root())) == ""
+    here = verdicts.code_version(str(ROOT))
+    assert len(here.split("+")[0]) == 40  # the book's own checkout: a commit, maybe +uncommitted
+
+
+def test_keep_verdicts_copies_a_committed_run_and_refuses_an_uncommitted_one(chapter, capsys):
+    root, P = chapter
+    _replication_run(P, "a" * 40 + "+uncommitted")
+    assert kept.main(["--profile", "big", "--results-dir", str(P.results_dir), "--verdicts"]) == 1
+    assert "uncommitted code" in capsys.readouterr().err
+    assert not (root / book.KEPT_VERDICTS).exists()
+    _replication_run(P, "b" * 40)
+    assert kept.main(["--profile", "big", "--results-dir", str(P.results_dir), "--verdicts", "dyn"]) == 0
+    copy = json.loads((root / book.KEPT_VERDICTS / "big" / "dyn.json").read_text())
+    assert copy["commit"] == "b" * 40 and copy["verdicts"]["Figure 7"]["verdict"] == "partly"
+    assert "CPU" in copy["kept"]["machine"]
+    assert kept.main(["--profile", "other", "--results-dir", str(P.results_dir), "--verdicts"]) == 1
+    assert "not 'other'" in capsys.readouterr().err  # recorded at another profile
+    assert kept.main(["--profile", "big", "--results-dir", str(P.results_dir), "--verdicts", "nope"]) == 1
+    assert "no verdicts of nope" in capsys.readouterr().err
+
+
+def test_the_status_table_shows_a_replication_beside_the_books_verdict(chapter):
+    root, P = chapter
+    _replication_run(P, "c" * 40)
+    kept.keep_verdicts(P.results_dir, "big", root)
+    replications = verdicts.load_replications(root)
+    assert list(replications) == ["big"]
+    rows = [dict(r, verdict="reproduced") for r in book.load_verdicts(P.results_dir)]
+    report = verdicts.StatusReport("default", "d", rows, [("dyn", "Dyn", "dyn.html")], P.results_dir,
+                                   replications={**replications, "fashion": []})
+    table = report.table()
+    assert table[0]["verdict"] == "reproduced"
+    assert table[0]["replications"]["big"]["verdict"] == "partly"
+    assert table[0]["replications"]["fashion"] is None  # no verdict on that figure there
+    page = report._repr_html_()
+    assert "<th>Fashion-MNIST (held out)</th>" in page and "<th>big</th>" in page
+    assert page.count('class="shortcut-replication"') == 2 and "cccccccccccc" in page
+    assert "big: partly" in repr(report)
+    same = verdicts.StatusReport("big", "d", rows, [], P.results_dir, replications=replications)
+    assert same.replications == {}  # the profile's own kept verdicts are not a column beside themselves
+
+
+def test_kept_verdicts_change_the_root_pages_build_hash(chapter, tmp_path):
+    root, P = chapter
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    intro = build.Page("book/intro", root / "book" / "intro.md", "notebook")
+    plan = build.Plan(root, "big", book.load_profile("big", root), tmp_path / "b", tmp_path / "r", [intro], ["intro"])
+    before = build.fingerprint(plan, intro)
+    _replication_run(P, "d" * 40)
+    kept.keep_verdicts(P.results_dir, "big", root)
+    assert build.fingerprint(plan, intro) != before

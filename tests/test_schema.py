@@ -133,8 +133,8 @@ def test_every_bad_value_is_reported_at_once(capsys):
 
 def test_an_unknown_profile_is_named_with_the_profiles_there_are(capsys, tmp_path):
     assert build.main(["--profile", "nosuch", "--list"]) == 2
-    assert "'nosuch' is not a profile; valid profiles: ci, default, paper" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="profile='nosuch' is not a profile; valid profiles: ci, default, paper"):
+    assert "'nosuch' is not a profile; valid profiles: ci, default, fashion, paper" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="profile='nosuch' is not a profile; valid profiles: ci, default, fashion, paper"):
         book.configure("initial_point", {"profile": "nosuch", "results_dir": str(tmp_path)}, show=False)
 
 

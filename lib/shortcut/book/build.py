@@ -289,10 +289,11 @@ def library_files(root: Path) -> list[Path]:
 
 
 def kept_files(root: Path, chapter: str | None) -> list[Path]:
-    """The figures kept for ``chapter`` (``book/figures/<chapter>/``, see ``shortcut.kept``): its page
-    reads them. ``chapter=None``: every chapter's (the root page shows them all)."""
-    folder = root / book.KEPT_FIGURES / (chapter or "")
-    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    """The figures kept for ``chapter`` (``book/figures/<chapter>/``, see ``shortcut.book.kept``): its page
+    reads them. ``chapter=None``: every chapter's, and the kept verdicts of the replications
+    (``book/replications/``): the root page shows them all."""
+    folders = [root / book.KEPT_FIGURES / (chapter or "")] + ([root / book.KEPT_VERDICTS] if chapter is None else [])
+    return sorted(p for folder in folders if folder.is_dir() for p in folder.rglob("*") if p.is_file())
 
 
 def profile_section(data: dict, chapter: str) -> bytes:

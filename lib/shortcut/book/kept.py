@@ -6,11 +6,16 @@ shows the figure that run produced, with when, where and at which parameters it 
 1. the chapter saves the figure with :func:`save_figure` — ``<results_dir>/figures/<chapter>/<name>.png``
    (stamped with the profile, the date and the machine) and ``<name>.json`` beside it (those, the
    parameters that differ from the profile, and the figure's verdict);
-2. ``python -m shortcut.kept --profile paper mnist/fig7`` (``make keep``) copies both into the
+2. ``python -m shortcut.book.kept --profile paper mnist/fig7`` (``make keep``) copies both into the
    repository as ``book/figures/<chapter>/<name>-<profile>.{png,json}``;
 3. the page shows the image with a MyST ``{figure}`` directive and the facts with :func:`load_kept`;
    the intro's status table shows the kept run's verdict next to the profile's (:func:`kept_figures`).
    A chapter's build hash covers ``book/figures/<chapter>/``, so keeping a new figure re-runs it.
+
+A held-out replication (a profile such as ``fashion``: the same criteria on other data) keeps its
+verdicts instead: ``python -m shortcut.book.kept --profile fashion --verdicts`` (``make keep-verdicts``)
+copies ``<results_dir>/verdicts/*.json`` into ``book/replications/<profile>/`` (:func:`keep_verdicts`),
+and the status table shows them as a column of their own.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any, Mapping
 
 import torch
 
-from .profiles import KEPT_FIGURES as FIGURES, _fmt, chapter_defaults, find_root, toc_pages
+from .profiles import KEPT_FIGURES as FIGURES, KEPT_VERDICTS, _fmt, chapter_defaults, find_root, toc_pages
 from .verdicts import Verdict, _page_title, _write_json_atomic
 from ..experiments.records import atomic_write
 
@@ -100,6 +105,45 @@ def keep(results_dir: str | os.PathLike, chapter: str, name: str, profile: str, 
     return dst
 
 
+def keep_verdicts(results_dir: str | os.PathLike, profile: str, root: Path | None = None,
+                  chapters: list[str] | None = None) -> list[Path]:
+    """Copy the verdicts a held-out replication recorded at ``profile`` (``<results_dir>/verdicts/<chapter>.json``,
+    every chapter or ``chapters``) into ``book/replications/<profile>/<chapter>.json``, which the intro's
+    status table shows as a column beside the book's own verdicts.
+
+    A replication tests criteria fixed before it ran, so each file must name the commit its checks ran
+    at (``commit``, written by ``record_verdict``), and that commit must have been clean: a file whose
+    checks ran at uncommitted code is refused (ValueError)."""
+    root = root or find_root()
+    folder = Path(results_dir) / "verdicts"
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if chapters is not None:
+        missing = sorted(set(chapters) - {f.stem for f in files})
+        if missing:
+            raise FileNotFoundError(f"no verdicts of {', '.join(missing)} under {folder}; run those chapters at "
+                                    f"profile {profile} first")
+        files = [f for f in files if f.stem in chapters]
+    if not files:
+        raise FileNotFoundError(f"no verdicts under {folder}; run the chapters at profile {profile} first")
+    kept = []
+    for path in files:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        commit = str(data.get("commit", ""))
+        if data.get("profile") != profile:
+            raise ValueError(f"{path}: recorded at profile {data.get('profile')!r}, not {profile!r}")
+        if not commit or commit.endswith("+uncommitted"):
+            raise ValueError(f"{path}: its checks ran at {'uncommitted code' if commit else 'an unknown commit'} "
+                             f"({commit or 'no commit recorded'}); a replication keeps only verdicts whose criteria "
+                             "were committed before it ran: commit, then run the chapter again")
+        data["kept"] = {"computed": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+                        "machine": machine("cpu")}
+        dst = root / KEPT_VERDICTS / profile / path.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(dst, data)
+        kept.append(dst)
+    return kept
+
+
 class Kept(dict):
     """The facts of a kept figure; shows itself as a box (where, when, at what scale, with what verdict)."""
 
@@ -146,7 +190,7 @@ def load_kept(chapter: str, name: str, root: Path | None = None) -> Kept:
     root = root or find_root()
     path = root / FIGURES / chapter / f"{name}.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no kept figure {path}; keep one with `python -m shortcut.kept --profile <profile> "
+        raise FileNotFoundError(f"no kept figure {path}; keep one with `python -m shortcut.book.kept --profile <profile> "
                                 f"{chapter}/<figure>` after running the chapter at that profile")
     with open(path, encoding="utf-8") as fh:
         data = json.load(fh)
@@ -177,18 +221,34 @@ def kept_figures(root: Path | None = None) -> KeptTable:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m shortcut.kept", description=(
-        "Copy a figure a chapter saved at some profile into book/figures/<chapter>/<figure>-<profile>.{png,json}."))
-    ap.add_argument("figure", help="chapter/figure, e.g. mnist/fig7")
+    ap = argparse.ArgumentParser(prog="python -m shortcut.book.kept", description=(
+        "Copy a figure a chapter saved at some profile into book/figures/<chapter>/<figure>-<profile>.{png,json}; "
+        "with --verdicts, copy the verdicts of a held-out replication into book/replications/<profile>/."))
+    ap.add_argument("figure", nargs="?", help="chapter/figure, e.g. mnist/fig7 (without --verdicts)")
     ap.add_argument("--profile", required=True, help="the profile the chapter ran at")
     ap.add_argument("--results-dir", type=Path, help="default: <root>/_build/results/<profile>")
+    ap.add_argument("--verdicts", nargs="*", metavar="CHAPTER",
+                    help="keep the verdicts of these chapters (none named: every chapter that recorded one)")
     args = ap.parse_args(argv)
+    root = find_root()
+    results = args.results_dir or root / "_build" / "results" / args.profile
+    if args.verdicts is not None:
+        if args.figure:
+            ap.error("give either a figure or --verdicts, not both")
+        try:
+            kept = keep_verdicts(results, args.profile, root, args.verdicts or None)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print("kept " + ", ".join(str(p.relative_to(root)) for p in kept))
+        return 0
+    if not args.figure:
+        ap.error("name a figure (chapter/figure, e.g. mnist/fig7) or give --verdicts")
     chapter, sep, name = args.figure.partition("/")
     if not sep or not chapter or not name:
         ap.error(f"figure must be chapter/figure such as mnist/fig7, got {args.figure!r}")
-    root = find_root()
     try:
-        dst = keep(args.results_dir or root / "_build" / "results" / args.profile, chapter, name, args.profile, root)
+        dst = keep(results, chapter, name, args.profile, root)
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

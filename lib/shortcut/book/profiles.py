@@ -35,6 +35,7 @@ ROOT_ENV = "SHORTCUT_BOOK_ROOT"
 STAGE_ENV = "SHORTCUT_BOOK_STAGE"  # set by shortcut.build: the staging tree the site is built from
 PROFILES_SUBDIR = Path("book") / "profiles"
 KEPT_FIGURES = Path("book") / "figures"  # figures of long runs kept in the repository (shortcut.kept)
+KEPT_VERDICTS = Path("book") / "replications"  # verdicts of held-out replications kept in the repository (shortcut.book.kept)
 RESERVED_PROFILE_KEYS = ("description", "common")
 SCHEMA_FILE = "schema.yaml"  # book/profiles/schema.yaml: which values each parameter takes (shortcut.book.schema); not a profile
 

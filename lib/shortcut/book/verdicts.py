@@ -8,15 +8,17 @@ the scale in ``<results_dir>/verdicts/<chapter>.json``; the intro page collects 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import html
 import json
 import os
 import re
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .profiles import STAGE_ENV, Params, _fmt, _show, find_root, page_source, toc_chapters, toc_pages
+from .profiles import KEPT_VERDICTS, STAGE_ENV, Params, _fmt, _show, find_root, page_source, toc_chapters, toc_pages
 
 #: The verdicts a figure or theorem can get.
 VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive", "not tested")
@@ -181,6 +183,22 @@ class Verdict(dict):
 _RUN = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
+@functools.lru_cache(maxsize=None)
+def code_version(root: str) -> str:
+    """The commit the checks ran at: ``git rev-parse HEAD`` of the book at ``root``, marked
+    ``+uncommitted`` when ``lib/`` or ``book/`` differ from it (a held-out run must name the commit
+    that fixed its criteria); "" outside a git checkout."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, timeout=30)
+        return done.stdout.strip() if done.returncode == 0 else ""
+    try:
+        head = git("rev-parse", "HEAD")
+        changed = head and git("status", "--porcelain", "--", "lib", "book")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f"{head}+uncommitted" if changed else head
+
+
 def record_verdict(P: Any, figure: str, claim: str, verdict: str, scale: Any, detail: str = "", key: str = "",
                    short: str = "") -> Verdict:
     """Record (or update) the verdict on ``figure`` of chapter ``P.chapter`` in
@@ -204,7 +222,11 @@ def record_verdict(P: Any, figure: str, claim: str, verdict: str, scale: Any, de
     chapter = P.chapter
     profile = getattr(P, "profile", "")
     path = Path(P.results_dir) / "verdicts" / f"{chapter}.json"
-    data: dict = {"chapter": chapter, "profile": profile, "run": _RUN, "verdicts": {}}
+    try:
+        commit = code_version(str(getattr(P, "root", None) or find_root()))
+    except ValueError:  # not inside a book
+        commit = ""
+    data: dict = {"chapter": chapter, "profile": profile, "run": _RUN, "commit": commit, "verdicts": {}}
     if path.exists():
         with open(path, encoding="utf-8") as fh:
             old = json.load(fh)
@@ -229,7 +251,11 @@ def load_verdicts(results_dir: str | os.PathLike, order: Iterable[str] | None = 
     """All verdicts under ``results_dir/verdicts/``: one :class:`Verdict` (a dict with chapter, figure,
     claim, short_claim, verdict, scale, scale_raw, detail, key, profile, recorded) per figure, chapters in ``order`` (default: the
     toc's order when a book root is found, else alphabetical), figures in the order first recorded."""
-    folder = Path(results_dir) / "verdicts"
+    return _load_folder(Path(results_dir) / "verdicts", order)
+
+
+def _load_folder(folder: Path, order: Iterable[str] | None) -> list[Verdict]:
+    """The verdicts of every ``<chapter>.json`` in ``folder`` (see :func:`load_verdicts`)."""
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if order is None:
         try:
@@ -260,9 +286,24 @@ def load_verdicts(results_dir: str | os.PathLike, order: Iterable[str] | None = 
                     key=entry.get("key", ""),
                     short_claim=entry.get("short_claim") or short_claim(entry.get("claim", "")),
                     scale_raw=entry.get("scale_raw", entry.get("scale", "")),
+                    commit=data.get("commit", ""),
                 )
             )
     return out
+
+
+#: The status table's column title of each replication whose verdicts are kept (book/replications/<profile>/).
+REPLICATION_TITLES = {"fashion": "Fashion-MNIST (held out)"}
+
+
+def load_replications(root: Path) -> dict[str, list[Verdict]]:
+    """The kept verdicts of each held-out replication, ``{profile: verdicts}``, from
+    ``book/replications/<profile>/`` (``python -m shortcut.book.kept --verdicts``), profiles by name."""
+    folder = root / KEPT_VERDICTS
+    if not folder.is_dir():
+        return {}
+    order = [Path(p).name for p in toc_pages(root)]
+    return {sub.name: _load_folder(sub, order) for sub in sorted(folder.iterdir()) if sub.is_dir()}
 
 
 def _page_title(root: Path, page: str) -> str:
@@ -338,8 +379,10 @@ class StatusReport:
 
     def __init__(self, profile: str, description: str, rows: list[Verdict], chapters: list[tuple[str, str, str]],
                  results_dir: Path, anchors: Mapping[str, Mapping[str, str]] | None = None,
-                 kept: list[Mapping] | None = None):
+                 kept: list[Mapping] | None = None, replications: Mapping[str, list[Mapping]] | None = None):
         self.profile, self.description, self.rows, self.results_dir = profile, description, rows, results_dir
+        # held-out replications (book/replications/<profile>/): a column each, the profile's own rows left out
+        self.replications = {k: list(v) for k, v in (replications or {}).items() if k != profile}
         self.chapters = chapters  # (name, title, html link) of the chapters that hold figures
         self.anchors = {k: dict(v) for k, v in (anchors or {}).items()}  # chapter -> page_anchors()
         self.kept = list(kept or [])
@@ -362,8 +405,9 @@ class StatusReport:
 
     def table(self) -> list[dict[str, Any]]:
         """The rows: a dict per verdict (``item``, ``ours``, ``link``, ``short_claim``, ``claim``,
-        ``verdict``, ``reason``, ``scale``, ``scale_full``, ``kept``: the kept run's facts or None), then
-        a row per kept run that has no verdict at this profile."""
+        ``verdict``, ``reason``, ``scale``, ``scale_full``, ``kept``: the kept run's facts or None,
+        ``replications``: ``{profile: verdict or None}`` of each held-out replication), then a row per
+        kept run that has no verdict at this profile."""
         kept = {(k["chapter"], paper_name((k.get("verdict") or {}).get("figure", k["figure"]))): k for k in self.kept}
         used: set = set()
         out = []
@@ -401,7 +445,18 @@ class StatusReport:
             "reason": not_tested_reason(r.get("detail", ""), scale_raw) if r.get("verdict") == "not tested" else "",
             "scale": short_scale(scale_raw) if r.get("verdict") else "", "scale_full": r.get("scale", ""),
             "kept": kept_row,
+            "replications": {profile: self._replicated(r["chapter"], name, verdicts)
+                             for profile, verdicts in self.replications.items()},
         }
+
+    @staticmethod
+    def _replicated(chapter: str, name: str, verdicts: list[Mapping]) -> dict[str, str] | None:
+        """The replication's verdict on the same figure of the same chapter, or None if it has none."""
+        for v in verdicts:
+            if v["chapter"] == chapter and paper_name(v["figure"]) == name:
+                return {"verdict": v.get("verdict", ""), "scale": short_scale(v.get("scale_raw", v.get("scale", ""))),
+                        "detail": v.get("detail", ""), "commit": v.get("commit", ""), "recorded": v.get("recorded", "")}
+        return None
 
     def __repr__(self) -> str:
         lines = [f"Built with profile {self.profile!r}: {self.description}"]
@@ -411,7 +466,9 @@ class StatusReport:
             kept = row["kept"]
             at_paper = f" | paper's scale: {kept['verdict']} ({kept['profile']}, {kept['date']})" if kept else ""
             reason = f" ({row['reason']})" if row["reason"] else ""
-            lines.append(f"{row['item']} | {row['short_claim']} | {row['verdict'] or '—'}{reason} | {row['scale']}{at_paper}")
+            others = "".join(f" | {REPLICATION_TITLES.get(p, p)}: {v['verdict'] if v else '—'}"
+                             for p, v in row["replications"].items())
+            lines.append(f"{row['item']} | {row['short_claim']} | {row['verdict'] or '—'}{reason} | {row['scale']}{at_paper}{others}")
         if self.without:
             lines.append("Chapters without a recorded verdict: " + ", ".join(c[1] for c in self.without))
         return "\n".join(lines)
@@ -452,12 +509,16 @@ class StatusReport:
                     paper = f'{_badge(kept["verdict"])}<span class="shortcut-sub" title="{e(facts, quote=True)}">{when}</span>'
                 else:
                     paper = '<span class="shortcut-sub">—</span>'
+                held_out = "".join(f'<td class="shortcut-replication">{_replication_cell(v)}</td>'
+                                   for v in row["replications"].values())
                 body.append(f'<tr class="{"shortcut-ours" if row["ours"] else "shortcut-paper"}">'
                             f'<td class="shortcut-item">{item}</td><td class="shortcut-what">{claim}</td>'
-                            f'<td class="shortcut-verdict">{verdict}</td><td class="shortcut-kept">{paper}</td></tr>')
+                            f'<td class="shortcut-verdict">{verdict}</td><td class="shortcut-kept">{paper}</td>{held_out}</tr>')
             parts.append(
                 '<table class="table shortcut-status"><thead><tr><th>figure</th><th>the claim · the scale it ran at</th>'
-                f"<th>verdict</th><th>the paper's scale</th></tr></thead>"
+                f"<th>verdict</th><th>the paper's scale</th>"
+                + "".join(f"<th>{e(REPLICATION_TITLES.get(p, p))}</th>" for p in self.replications)
+                + "</tr></thead>"
                 f"<tbody>{''.join(body)}</tbody></table>"
             )
         if self.without:
@@ -465,6 +526,14 @@ class StatusReport:
                               for _, title, link in self.without)
             parts.append(f"<p>Chapters without a recorded verdict at this profile: {links}.</p>")
         return "\n".join(parts)
+
+
+def _replication_cell(v: Mapping | None) -> str:
+    """A replication's verdict as a badge, its scale and the commit its criteria ran at as a tooltip."""
+    if not v:
+        return '<span class="shortcut-sub">—</span>'
+    facts = f"scale: {v['scale']}" + (f"; criteria of commit {v['commit'][:12]}" if v.get("commit") else "")
+    return f'{_badge(v["verdict"])}<span class="shortcut-sub" title="{html.escape(v["detail"], quote=True)}">{html.escape(facts)}</span>'
 
 
 def _kept_summary(kept: Mapping) -> str:
@@ -499,7 +568,8 @@ def status_report(P: Params, show: bool = True) -> StatusReport:
         chapters = [(n, t, link if (Path(stage) / here / link).with_suffix(".ipynb").is_file() else "")
                     for n, t, link in chapters]
     rows = load_verdicts(P.results_dir, order=[Path(p).name for p in pages])
-    report = StatusReport(P.profile, P.description, rows, chapters, Path(P.results_dir), anchors, kept_figures(root))
+    report = StatusReport(P.profile, P.description, rows, chapters, Path(P.results_dir), anchors, kept_figures(root),
+                          load_replications(root))
     if show:
         _show(report)
     return report
