@@ -37,7 +37,7 @@ endef
 # other summation orders: a result that depends on them fails here)
 ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: book test test-lowest lock chapter fork keep keep-verdicts check-site check-site-browser screenshot venv clean help
+.PHONY: book test test-lowest lock chapter fork keep keep-verdicts check-site check-site-browser screenshot linkcheck venv clean help
 
 help:
 	@echo "make book     [PROFILE=default] [ARGS='--force -p chapter.param=value']  execute every chapter, build $(SITE)/index.html"
@@ -51,6 +51,7 @@ help:
 	@echo "make check-site [PROFILE=...]                                            check the built site's links, anchors and images"
 	@echo "make check-site-browser [PROFILE=...]                                    the same, plus MathJax and images in headless Chromium"
 	@echo "make screenshot [PROFILE=...]                                            _build/screenshot.png of the intro page"
+	@echo "make linkcheck  [PROFILE=...]                                            the external links of the book that make book PROFILE=... staged (needs the internet)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -114,6 +115,12 @@ check-site-browser: $(STAMP)
 
 screenshot: $(STAMP)
 	$(PY) scripts/check_site.py $(SITE) --screenshot _build/screenshot.png
+
+# Sphinx's linkcheck of the staged book of a build that has run (`make book PROFILE=...` first): every
+# external link must answer; the report goes to _build/<profile>/linkcheck/_build/html/output.txt.
+linkcheck: $(STAMP)
+	@test -f _build/$(PROFILE)/site-src/_toc.yml || { echo "make linkcheck: no staged book at _build/$(PROFILE)/site-src; run make book PROFILE=$(PROFILE) first" >&2; exit 2; }
+	$(VENV)/bin/jupyter-book build _build/$(PROFILE)/site-src --builder linkcheck --path-output _build/$(PROFILE)/linkcheck
 
 clean:
 	rm -rf _build
