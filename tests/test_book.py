@@ -423,12 +423,23 @@ def _run_build(*args, cwd=ROOT, timeout=1800):
     (["--profile", "ci", "-p", "intro-device"], "not of the form CHAPTER.PARAM=VALUE"),
     (["--profile", "ci", "-p", "nope.device=cpu"], "unknown chapter 'nope'"),
     (["--profile", "ci", "-p", "intro.profile=paper"], "use --profile"),
+    # the work's size: a depth whose exact Hessian needs petabytes, refused before any kernel starts
+    (["--profile", "ci", "-p", "initial_point.depths=[2, 4, 100000]"], "too large for this machine"),
 ])
 def test_build_rejects_a_bad_command_line_before_running_anything(args, message, tmp_path):
     proc = _run_build(*args, "--build-dir", str(tmp_path / "b"))
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_force_size_lets_a_too_large_depth_past_the_check(tmp_path):
+    """--force-size: the check lets it through (the build goes on to run the chapter; --list stops
+    after the checks, so nothing heavy runs here)."""
+    proc = _run_build("--profile", "ci", "--force-size", "--list", "-p", "initial_point.depths=[2, 4, 100000]",
+                      "--build-dir", str(tmp_path / "b"))
+    assert proc.returncode == 0, proc.stderr
+    assert "too large" not in proc.stderr
 
 
 def test_parse_override_reads_yaml():

@@ -266,3 +266,38 @@ def test_a_malformed_schema_is_refused_naming_the_entry(entry, message, tmp_path
     with pytest.raises(ValueError, match=re.escape(message)) as info:
         schema.load_schema(root)
     assert "toy.n" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the size of the work: a depth whose exact Hessian cannot fit is refused before anything runs
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_a_depth_whose_hessian_cannot_fit_is_refused_naming_the_estimate_and_the_memory(monkeypatch):
+    monkeypatch.delenv(schema.FORCE_SIZE_ENV, raising=False)
+    monkeypatch.setattr(schema, "machine_memory", lambda: 24 * 2**30)
+    data = book.load_profile("ci", ROOT)
+    # depth 200: P = 20,000, 2·P²·8 B = 6.4 GB fits in 24 GiB; depth 1000: 160 GB does not
+    assert schema.hessian_bytes(200, 10) == 2 * 20_000**2 * 8
+    schema.check_chapters(data, ["initial_point"], {"initial_point": {"depths": [2, 200]}}, ROOT)
+    with pytest.raises(schema.ParameterError) as err:
+        schema.check_chapters(data, ["initial_point", "dynamics"],
+                              {"initial_point": {"depths": [2, 4, 100000]}, "dynamics": {"depth": 1000}}, ROOT)
+    text = str(err.value)
+    assert "depths=[2, 4, 100000]" in text and "P = 10,000,000 parameters" in text and "1.42 PiB" in text
+    assert "this machine has 24 GiB" in text and "--force-size" in text
+    assert "depth=1000" in text and "149 GiB" in text
+    monkeypatch.setenv(schema.FORCE_SIZE_ENV, "1")
+    schema.check_chapters(data, ["initial_point"], {"initial_point": {"depths": [2, 4, 100000]}}, ROOT)
+
+
+def test_every_profile_fits_the_machine_it_is_for():
+    """The paper's scale on the book's machines (24 GiB): no depth of any profile is refused."""
+    for name in book.profile_names(ROOT):
+        data = book.load_profile(name, ROOT)
+        for chapter in data["chapters"]:
+            for key, value in book.chapter_defaults(data, chapter, ROOT).items():
+                entry = schema.chapter_entries(schema.load_schema(ROOT), chapter).get(key, {})
+                if "hessian_width" in entry:
+                    for depth in value if isinstance(value, list) else [value]:
+                        assert schema.hessian_bytes(depth, entry["hessian_width"]) < 24 * 2**30, (name, chapter, key)

@@ -35,6 +35,7 @@ anything runs; 130 interrupted (Ctrl-C): one line says what was kept and how to 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
@@ -54,6 +55,8 @@ import yaml
 
 from . import labels
 from . import profiles as book
+from .lock import results_lock
+from .schema import FORCE_SIZE_ENV
 from .verdicts import _page_title
 
 HASH_SUFFIX = ".sha256"
@@ -143,7 +146,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "-p", "--param", action="append", default=[], metavar="CHAPTER.PARAM=VALUE",
         help="override one parameter of one chapter; VALUE is read as YAML (3, 1e-3, [2, 4, 8], cpu)",
     )
-    ap.add_argument("--force", action="store_true", help="re-run every chapter, even those up to date")
+    ap.add_argument("--force", action="store_true",
+                    help="re-run every chapter, even those up to date (but not one that a build this one waited for "
+                         "ran after this build started)")
+    ap.add_argument("--force-size", action="store_true",
+                    help="run a depth whose exact Hessian the parameter check finds too large for this machine's memory")
     ap.add_argument(
         "--strict", action="store_true",
         help="also fail when a chapter's notebook is missing or stale, and check the built site's links",
@@ -614,7 +621,7 @@ def run_chapters(plan: Plan) -> tuple[list[str], list[str]]:
                 print(f"==> {page.name}: NOT re-executed although {what_changed(plan, page, extra)} "
                       "(not in --chapters); the site shows its last run")
             continue
-        if current and not plan.force and not (is_root and executed):
+        if current and (not plan.force or ran_since_start(plan, page)) and not (is_root and executed):
             print(f"==> {page.name}: up to date ({executed_path(plan, page).relative_to(plan.build_dir)})")
             continue
         seconds = execute(plan, page)
@@ -813,8 +820,17 @@ def _stop_within_grace_after_ctrl_c(plan: Plan) -> None:
         signal.signal(signal.SIGINT, on_sigint)
 
 
+def ran_since_start(plan: Plan, page: Page) -> bool:
+    """Whether ``page`` was executed after this build started: by another build on the same results
+    folder that this one waited for (:mod:`shortcut.book.lock`); ``--force`` does not run it again."""
+    out = executed_path(plan, page)
+    return out.is_file() and out.stat().st_mtime >= plan.started
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.force_size:  # read by the parameter check here and in every chapter's kernel
+        os.environ[FORCE_SIZE_ENV] = "1"
     try:
         plan = make_plan(args)
     except UsageError as err:
@@ -827,7 +843,9 @@ def main(argv: list[str] | None = None) -> int:
     _stop_within_grace_after_ctrl_c(plan)
     print(f"==> profile {plan.profile!r}: {plan.profile_data['description']}")
     print(f"==> results: {plan.results_dir}")
+    hold = contextlib.ExitStack()  # one build at a time on a results folder (shortcut.book.lock)
     try:
+        hold.enter_context(results_lock(plan.results_dir))
         plan.profile_dir.mkdir(parents=True, exist_ok=True)
         (plan.profile_dir / RESULTS_MARK).write_text(f"{plan.results_dir}\n", encoding="utf-8")
         stage_static(plan)
@@ -844,6 +862,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\nshortcut.build: interrupted; {interrupted(plan)}", file=sys.stderr, flush=True)
         return 130
+    finally:
+        hold.close()
     print(f"==> executed: {', '.join(executed) or 'nothing (all up to date)'}; {time.time() - t0:.0f} s in all")
     if left_out:
         print(f"==> left out of the site (not run to the end at this profile): {', '.join(left_out)}")

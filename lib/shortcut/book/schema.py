@@ -24,12 +24,49 @@ from .profiles import COMMON_PARAMETERS, SCHEMA_FILE, chapter_defaults, find_roo
 TYPES = ("int", "float", "str", "bool", "path", "device", "list")
 ITEM_TYPES = ("int", "float", "str")
 RULES = {"type", "of", "min", "max", "above", "choices", "pattern", "pattern_help", "nullable", "null_means", "empty",
-         "one_of", "multiple_of", "multiple_of_shortcuts", "at_least", "ignored_unless", "doc"}
+         "one_of", "multiple_of", "multiple_of_shortcuts", "at_least", "ignored_unless", "hessian_width", "doc"}
 DEVICES = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 _SHORTCUT = re.compile(r"([1-9][0-9]*)-shortcut")
 # Parameters configure() itself handles (the profile's name and the results folder): not in the schema.
 _BUILD_PARAMETERS = tuple(p for p in COMMON_PARAMETERS if p != "device")
+
+
+#: Set (to anything but "" or "0") by ``python -m shortcut.book.build --force-size``: a depth whose
+#: exact Hessian would not fit in memory is let through (the chapter's kernels inherit it).
+FORCE_SIZE_ENV = "SHORTCUT_FORCE_SIZE"
+
+
+def machine_memory() -> int:
+    """This machine's physical memory in bytes (0 if it cannot be read)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def hessian_bytes(depth: int, width: int) -> int:
+    """Memory of an exact Hessian of a width-``width``, depth-``depth`` net and its eigendecomposition:
+    P = depth·width² parameters, 2·P² float64."""
+    return 2 * (depth * width * width) ** 2 * 8
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} PiB"
+
+
+def _size_problem(depth: int, width: int) -> str | None:
+    """Why the exact Hessian at ``depth`` cannot fit in this machine's memory, or None."""
+    need, have = hessian_bytes(depth, width), machine_memory()
+    if not have or need <= have or os.environ.get(FORCE_SIZE_ENV, "") not in ("", "0"):
+        return None
+    return (f"too large for this machine: its exact Hessian has P = {depth * width * width:,} parameters and needs "
+            f"about {_bytes(need)} (2·P² float64), this machine has {_bytes(have)}; "
+            "python -m shortcut.book.build --force-size to try anyway")
 
 
 class ParameterError(ValueError):
@@ -104,7 +141,8 @@ def _num(x: Any) -> str:
 
 
 _RULE_WORDS = (("min", ">= {}"), ("above", "> {}"), ("max", "<= {}"), ("multiple_of", "a multiple of {}"),
-               ("multiple_of_shortcuts", "a multiple of n for every n-shortcut in {}"), ("at_least", ">= {}"))
+               ("multiple_of_shortcuts", "a multiple of n for every n-shortcut in {}"), ("at_least", ">= {}"),
+               ("hessian_width", "small enough for the exact Hessian of its width-{} net to fit in memory"))
 
 
 def _allowed(entry: dict, item: bool = False) -> str:
@@ -205,6 +243,8 @@ def _scalar_problem(entry: dict, kind: str, value: Any, values: Mapping[str, Any
         other = values.get(entry["at_least"])
         if isinstance(other, numbers.Real) and not isinstance(other, bool) and value < other:
             return f"below {entry['at_least']}={_num(other)}"
+    if "hessian_width" in entry:
+        return _size_problem(value, entry["hessian_width"])
     return None
 
 
