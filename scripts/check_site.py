@@ -14,7 +14,10 @@ elements), a cell output with a traceback, or a cell's stderr output (progress b
 belong in the build's terminal, not on the page: ``nb_output_stderr: remove`` in ``_config.yml``).
 A listing (``<pre>``) with a line longer than the text column holds (:data:`PRE_COLUMNS` characters)
 is an error unless the page's own stylesheets wrap listings (a rule ``pre {white-space: pre-wrap}``,
-the book's ``book/_static/shortcut.css``): such a line would be cut off at the column's edge.
+the book's ``book/_static/shortcut.css``): such a line would be cut off at the column's edge. A figure's
+verdict box (``<div class="shortcut-verdict">``) must hold its table of checks (``<table
+class="shortcut-checks">``, ``shortcut.figures.checks.report_html``): without it the verdict is prose that
+cannot be scanned for the check that decided it.
 
 With ``--browser`` each content page is also loaded in headless Chromium (Debian package ``chromium``)
 from a throwaway HTTP server on 127.0.0.1: a page that has math must come out with MathJax's
@@ -22,7 +25,9 @@ from a throwaway HTTP server on 127.0.0.1: a page that has math must come out wi
 at the window's width (``--window-size``, default 1280 px) a ``<table>`` or ``<pre>`` that is wider than
 its content column (or whose content is wider than itself) is an error unless it, or a box around it
 inside the column, scrolls sideways (``overflow-x: auto``); so is a page that scrolls sideways as a
-whole. MathJax is normally fetched from its
+whole; and so is text of a verdict box or a figure's caption set below :data:`MIN_TEXT_PX` (the scale a
+figure was computed at is in its caption, not drawn in the image, where it shrinks with the figure).
+MathJax is normally fetched from its
 CDN; to check without a network the server substitutes a local MathJax 3 (``--mathjax DIR``, the
 folder holding ``tex-mml-chtml.js``; found automatically under ``_build/mathjax`` and installed there
 with ``npm install mathjax@3`` when npm is available).
@@ -63,6 +68,8 @@ IMAGE_MAGIC = {
 #: Characters of code the text column holds at 1280 px (sphinx-book-theme: a 684 px listing in a 14 px
 #: monospace font): a longer line of a listing that does not wrap is cut off at the column's edge.
 PRE_COLUMNS = 80
+#: The smallest font size (CSS px, at the window's width) of the text of a verdict box or a figure's caption.
+MIN_TEXT_PX = 12
 #: A stylesheet rule that wraps every listing of the content column.
 _WRAP_SELECTOR = re.compile(r"^(?:(?:body|main|article|\.bd-article|\.bd-content|\.bd-main)\s+)?pre$")
 _WRAP_VALUE = re.compile(r"white-space\s*:\s*(?:pre-wrap|break-spaces)")
@@ -88,6 +95,8 @@ class Page(HTMLParser):
         self.stylesheets: list[str] = []
         self.listings: list[tuple[int, str]] = []  # (line, text) of every <pre>
         self._pre: list[tuple[int, list[str]]] = []
+        self.verdict_boxes: list[list] = []  # [line, holds its table of checks] of every verdict box
+        self._divs: list[int | None] = []  # per open <div>: its index in verdict_boxes, or None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         line = self.getpos()[0]
@@ -110,6 +119,16 @@ class Page(HTMLParser):
             self.stylesheets.append(a["href"])
         if tag == "pre":
             self._pre.append((line, []))
+        if tag == "div":
+            if "shortcut-verdict" in cls.split():
+                self.verdict_boxes.append([line, False])
+                self._divs.append(len(self.verdict_boxes) - 1)
+            else:
+                self._divs.append(None)
+        if tag == "table" and "shortcut-checks" in cls.split():
+            box = next((i for i in reversed(self._divs) if i is not None), None)
+            if box is not None:
+                self.verdict_boxes[box][1] = True
         if tag == "meta" and a.get("http-equiv", "").lower() == "refresh":
             m = re.search(r"url=(.+)", a.get("content", ""), re.I)
             if m:
@@ -118,7 +137,7 @@ class Page(HTMLParser):
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
-        if tag == "pre":  # <pre/>: empty
+        if tag in ("pre", "div"):  # <pre/>, <div/>: empty
             self.handle_endtag(tag)
 
     def handle_data(self, data: str) -> None:
@@ -126,6 +145,8 @@ class Page(HTMLParser):
             self._pre[-1][1].append(data)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "div" and self._divs:
+            self._divs.pop()
         if tag == "pre" and self._pre:
             line, chunks = self._pre.pop()
             text = "".join(chunks)
@@ -224,6 +245,9 @@ def check_static(site: Path) -> tuple[list[str], list[str], dict[Path, Page]]:
                 errors.append(f"{rel}:{line}: a cell's stderr output (progress bars, log lines, warnings) is on the "
                               "page; it belongs in the build's log (nb_output_stderr: remove, or tag the cell remove-stderr)")
         errors += long_listing_lines(site, path, page)
+        errors += [f"{rel}:{line}: a verdict box without its table of checks (<table class=\"shortcut-checks\">, "
+                   "shortcut.figures.checks.report_html): the reader cannot see which check decided the verdict"
+                   for line, has_table in page.verdict_boxes if not has_table]
     return errors, warnings, pages
 
 
@@ -310,6 +334,21 @@ CHECK_SCRIPT = r"""
     var text = (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 50);
     return el.tagName.toLowerCase() + ' "' + text + '"';
   }
+  // Text of a verdict box or a figure's caption set below MIN_TEXT_PX (each element with text of its own).
+  function smallText() {
+    var out = [];
+    document.querySelectorAll('div.shortcut-verdict, figcaption').forEach(function (box) {
+      [box].concat(Array.prototype.slice.call(box.querySelectorAll('*'))).forEach(function (el) {
+        if (!el.getClientRects().length) { return; }  // not displayed (a folded row)
+        var own = Array.prototype.some.call(el.childNodes, function (n) {
+          return n.nodeType === 3 && n.textContent.trim();
+        });
+        var size = parseFloat(getComputedStyle(el).fontSize);
+        if (own && size < MIN_TEXT_PX) { out.push(describe(el) + ' at ' + size.toFixed(1) + ' px'); }
+      });
+    });
+    return out;
+  }
   // Tables and listings cut off at the text column: wider than the column, or holding content wider
   // than themselves, with no box between them and the column that scrolls sideways.
   function clipped() {
@@ -324,6 +363,7 @@ CHECK_SCRIPT = r"""
       }
       out.push(describe(el) + ' by ' + Math.round(over) + ' px');
     });
+    document.documentElement.setAttribute('data-check-small', JSON.stringify(smallText()));
     var page = document.documentElement.scrollWidth - window.innerWidth;
     if (page > 1) { out.push('the page itself, ' + page + ' px wider than the window'); }
     document.documentElement.setAttribute('data-check-clipped', JSON.stringify(out));
@@ -344,6 +384,12 @@ CHECK_SCRIPT = r"""
 """
 
 
+def small_in_dom(dom: str) -> list[str]:
+    """The text the check script found below :data:`MIN_TEXT_PX` in a verdict box or a caption."""
+    m = re.search(r'<html[^>]*\sdata-check-small="([^"]*)"', dom)
+    return json.loads(_html.unescape(m.group(1))) if m else []
+
+
 def make_handler(site: Path, mathjax: Path | None):
     class Handler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):  # quiet
@@ -360,7 +406,8 @@ def make_handler(site: Path, mathjax: Path | None):
                 text = local.read_text(encoding="utf-8", errors="replace")
                 if mathjax is not None:
                     text = MATHJAX_CDN.sub("/__mathjax__/", text)
-                text = text.replace("</body>", CHECK_SCRIPT + "</body>", 1) if "</body>" in text else text + CHECK_SCRIPT
+                script = CHECK_SCRIPT.replace("MIN_TEXT_PX", str(MIN_TEXT_PX))
+                text = text.replace("</body>", script + "</body>", 1) if "</body>" in text else text + script
                 return self._send_bytes(text.encode("utf-8"), "text/html; charset=utf-8")
             return super().do_GET()
 
@@ -449,6 +496,8 @@ def check_browser(site: Path, pages: dict[Path, Page], exe: str, mathjax: Path |
             cut, scrolled = clipped_in_dom(dom)
             width = window_size.split(",")[0]
             errors += [f"{rel}: cut off at the text column ({width} px window): {c}" for c in cut]
+            errors += [f"{rel}: text of a verdict box or a caption below {MIN_TEXT_PX} px ({width} px window): {t}"
+                       for t in small_in_dom(dom)]
             print(f"  browser: {rel}: {dom.count('<mjx-container')} math elements, "
                   f"{len(re.findall(r'<img', dom))} images, {scrolled} wide table(s) or listing(s) scrolling sideways",
                   flush=True)

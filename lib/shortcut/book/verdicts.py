@@ -18,6 +18,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from ..figures.checks import Check, report_html, report_text
+from ..figures.result import parse_detail
 from .profiles import KEPT_VERDICTS, STAGE_ENV, Params, _fmt, _show, find_root, page_source, toc_chapters, toc_pages
 
 #: The verdicts a figure or theorem can get.
@@ -161,21 +163,36 @@ def _write_json_atomic(path: Path, data: Any) -> None:
 
 
 class Verdict(dict):
-    """One recorded verdict; shows itself as a line under the figure."""
+    """One recorded verdict; shows itself as a box under the figure: the verdict and one sentence on what
+    decided it, the table of its checks (superseded forms folded), the runs left out in one line, then the
+    claim and the scale (``shortcut.figures.checks.report_html``; as text, ``report_text``)."""
+
+    def parts(self) -> tuple[list[Check], list[str], str]:
+        """(checks, runs left out, stand-in data): as recorded, or read back from the ``detail`` of a
+        record that predates the checks' own fields (``shortcut.figures.result.parse_detail``); ([], [], "")
+        when neither has them."""
+        if self.get("checks") is not None:
+            return ([Check.from_dict(c) for c in self["checks"]], list(self.get("excluded") or []),
+                    str(self.get("standin") or ""))
+        return parse_detail(str(self.get("detail", ""))) or ([], [], "")
 
     def __repr__(self) -> str:
-        return f"Verdict ({display_label(self['figure'])}): {self['verdict']} — {self['claim']} [scale: {self['scale']}]"
+        checks, excluded, standin = self.parts()
+        body = report_text(checks, self["verdict"], excluded, standin, fallback=str(self.get("detail", "")))
+        return (f"Verdict ({display_label(self['figure'])}): {self['verdict']} — {self['claim']} [scale: {self['scale']}]\n"
+                + "\n".join("  " + line for line in body.splitlines()))
 
     def _repr_html_(self) -> str:
+        e = html.escape
         colour = _VERDICT_COLOURS.get(self["verdict"], "#57606a")
-        detail = f"<br>{html.escape(self['detail'])}" if self.get("detail") else ""
+        checks, excluded, standin = self.parts()
+        body = report_html(checks, self["verdict"], excluded, standin, fallback=str(self.get("detail", "")))
         return (
-            f'<div class="shortcut-verdict" style="border-left:4px solid {colour};padding:0.3em 0.8em;margin:0.5em 0">'
-            f'<strong>{html.escape(display_label(self["figure"]))}</strong> — verdict: '
-            f'<strong style="color:{colour}">{html.escape(self["verdict"])}</strong><br>'
-            f'<em>Claim:</em> {html.escape(self["claim"])}<br>'
-            f'<em>Scale:</em> {html.escape(self["scale"])} (profile <code>{html.escape(self.get("profile", ""))}</code>)'
-            f"{detail}</div>"
+            f'<div class="shortcut-verdict" style="border-left-color:{colour}">'
+            f'<p class="shortcut-verdict-head"><strong>{e(display_label(self["figure"]))}</strong> — verdict: '
+            f'<strong style="color:{colour}">{e(self["verdict"])}</strong></p>{body}'
+            f'<p class="shortcut-verdict-meta"><em>Claim:</em> {e(self["claim"])}<br>'
+            f'<em>Scale:</em> {e(self["scale"])} (profile <code>{e(self.get("profile", ""))}</code>)</p></div>'
         )
 
 
@@ -200,7 +217,8 @@ def code_version(root: str) -> str:
 
 
 def record_verdict(P: Any, figure: str, claim: str, verdict: str, scale: Any, detail: str = "", key: str = "",
-                   short: str = "") -> Verdict:
+                   short: str = "", checks: Iterable[Check] | None = None, excluded: Iterable[str] = (),
+                   standin: str = "") -> Verdict:
     """Record (or update) the verdict on ``figure`` of chapter ``P.chapter`` in
     ``P.results_dir/verdicts/<chapter>.json`` (written atomically) and return it for display.
 
@@ -212,7 +230,8 @@ def record_verdict(P: Any, figure: str, claim: str, verdict: str, scale: Any, de
     ``{"samples": 1000, "depths": [2, 4, 8], "runs": 3}``; ``detail`` says what the numbers were;
     ``key`` is the name the figure was glued under on the page (``publish(P, result, "fig7")``), by
     which the status table finds the figure to link to; ``short`` the claim in a few words (default:
-    its first clause).
+    its first clause); ``checks`` (``shortcut.figures.checks.Check``), ``excluded`` (the groups of runs
+    left out) and ``standin`` are stored one by one for the verdict's box, beside ``detail``'s prose.
     """
     if verdict not in VERDICTS:
         raise ValueError(f"verdict={verdict!r} is not a verdict; valid verdicts: {', '.join(repr(v) for v in VERDICTS)}")
@@ -242,6 +261,8 @@ def record_verdict(P: Any, figure: str, claim: str, verdict: str, scale: Any, de
         "short_claim": (short or short_claim(claim)).strip(),
         "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if checks is not None:
+        entry.update(checks=[c.to_dict() for c in checks], excluded=[str(x) for x in excluded], standin=str(standin))
     data["verdicts"][figure] = entry
     _write_json_atomic(path, data)
     return Verdict(chapter=chapter, figure=figure, profile=profile, **entry)

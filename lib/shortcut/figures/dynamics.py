@@ -200,15 +200,18 @@ def ordering(table: pd.DataFrame | None, excluded: list[str], stat: str, models,
     """The first check of Fig 5 or 6 (2-shortcut's ``what`` below each contrast's at ≥ ``least`` of
     the common losses) at the second rate ``lr``, where no run may diverge: with diverged runs, or no
     runs at that rate (``table`` None), it is undecidable."""
+    crit = dict(threshold=f"≥ {least:.0%} of the common losses, every run kept",
+                threshold_reason="the first check again where no run diverges, so none is left out of the averages")
     name = (f"at the safe rate {lr:g}, every run of every model kept, 2-shortcut's {what} is still "
             f"{'below' if strict else 'at or below'} Xavier's and orthogonal's at ≥ {least:.0%} of the common losses")
     if table is None:
-        return check(name, None, reason="no runs at a second, safe rate")
+        return check(name, None, reason="no runs at a second, safe rate", **crit)
     if excluded:
-        return check(name, None, reason=f"runs diverged at this rate too ({'; '.join(excluded)}): lower safe_lr")
+        return check(name, None, reason=f"runs diverged at this rate too ({'; '.join(excluded)}): lower safe_lr",
+                     **crit)
     share, why = below(table, stat, models, strict)
     return check(name, None if why else bool(share["both"] >= least), "" if why else shares(share, strict),
-                 reason=why)
+                 reason=why, **crit)
 
 
 def left_out(excluded: list[str], safe_excluded: list[str], lr: float, safe_lr: float) -> str:

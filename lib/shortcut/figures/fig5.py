@@ -96,20 +96,26 @@ def checks(table: pd.DataFrame, final: pd.DataFrame, models, safe: pd.DataFrame 
     out = [check(f"2-shortcut's condition number is the smallest, below Xavier's and orthogonal's, at "
                  f"≥ {SMALLEST_SHARE:.0%} of the common losses",
                  None if why else bool(m["smaller"] >= SMALLEST_SHARE),
-                 "" if why else dynamics.shares(m["share"]), reason=why)]
+                 "" if why else dynamics.shares(m["share"]), reason=why,
+                 threshold=f"≥ {SMALLEST_SHARE:.0%} of the common losses, below each of the two",
+                 threshold_reason='the paper\'s "smaller at every loss"')]
     why2 = why or ("one common loss: no large and small to compare" if m["points"] < 2 else "")
     out.append(check("the advantage is larger at large loss than at small loss (best other network over 2-shortcut, "
                      "largest third of the losses against the smallest third)",
                      None if why2 else bool(m["high"] > m["low"]),
-                     "" if why2 else f"×{m['high']:.3g} against ×{m['low']:.3g}", reason=why2))
+                     "" if why2 else f"×{m['high']:.3g} against ×{m['low']:.3g}", reason=why2,
+                     threshold="the factor over the largest third > over the smallest third",
+                     threshold_reason='the paper\'s "most of all at large loss"'))
     why3 = why or ("" if "orthogonal" in models else "orthogonal not among the models")
     name = f"2-shortcut and orthogonal end near the same value (within a factor {END_FACTOR:g})"
     within = lambda r: bool(1 / END_FACTOR <= r <= END_FACTOR)  # noqa: E731
+    end = dict(threshold=f"ratio between 1/{END_FACTOR:g} and {END_FACTOR:g}",
+               threshold_reason='the paper\'s "ends near the orthogonal network\'s"')
     old = check(name + ", after the last epoch", None if why3 else within(m["final"]),
                 "" if why3 else f"ratio {m['final']:.3g} at losses {m['final_losses'][0]:.4g} and "
-                f"{m['final_losses'][1]:.4g}", reason=why3)
+                f"{m['final_losses'][1]:.4g}", reason=why3, **end)
     new = check(name + ", at the smallest loss every run reaches", None if why3 else within(m["end"]),
-                "" if why3 else f"ratio {m['end']:.3g} at loss {m['end_loss']:.3g}", reason=why3)
+                "" if why3 else f"ratio {m['end']:.3g} at loss {m['end_loss']:.3g}", reason=why3, **end)
     out.append(replace(new, superseded=(replace(old, changed=END_CHANGED),)))
     out.append(dynamics.ordering(safe, list(safe_excluded), "cond", models, SMALLEST_SHARE, "condition number",
                                  safe_lr))
@@ -143,5 +149,5 @@ def run(P: Any, root=None) -> Result:
             "safe_smaller_each": "n/a" if share is None else dynamics.each(share)}
     return Result(label="Figure 5", claim=CLAIM, scale=scale, table=table, numbers=nums,
                   checks=checks(table, final, P.models, safe, safe_excluded, P.safe_lr),
-                  figure=draw(table, P.models, P.depth, {**scale, "left out": left}, safe, P.lr, P.safe_lr),
+                  figure=draw(table, P.models, P.depth, scale, safe, P.lr, P.safe_lr),  # left out: in the caption
                   excluded=excluded + safe_excluded)

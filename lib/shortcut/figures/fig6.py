@@ -113,7 +113,9 @@ def checks(tables: dict[str, pd.DataFrame], models, hessian_every: int, safe_lr:
     why, why_run = m["why_lowest"], m["why_run"]
     out = [check(f"2-shortcut's index is the lowest, at or below Xavier's and orthogonal's, at ≥ {LOWEST_SHARE:.0%} "
                  "of the common losses", None if why else bool(m["lowest"] >= LOWEST_SHARE),
-                 "" if why else dynamics.shares(m["share"], strict=False), reason=why)]
+                 "" if why else dynamics.shares(m["share"], strict=False), reason=why,
+                 threshold=f"≥ {LOWEST_SHARE:.0%} of the common losses, at or below each of the two",
+                 threshold_reason='the paper\'s "the smallest index"')]
     if why_run:
         share = ""
     elif m["total_drop"] > 0:
@@ -123,20 +125,25 @@ def checks(tables: dict[str, pd.DataFrame], models, hessian_every: int, safe_lr:
     old = check(f"its index falls mostly at large loss (≥ {EARLY_SHARE:.0%} of the fall while the loss is in "
                 "the upper half of the run's range)",
                 None if why_run else bool(m["total_drop"] > 0 and m["early_drop"] >= EARLY_SHARE * m["total_drop"]),
-                share, reason=why_run)
+                share, reason=why_run, threshold=f"≥ {EARLY_SHARE:.0%} of the fall in the upper half of the losses",
+                threshold_reason='the paper\'s "drops sharply at the start", without a size')
     sharp = "" if why_run else (
         f"from {m['index0']:.3f} to {m['early_min']:.3f} while the loss ≥ {m['bound']:.3g}"
         + (f", {m['early_min'] / m['index0']:.0%} of its start" if m["index0"] > 0 else ", from zero"))
     new = check(f"its index drops sharply at the start: to ≤ {DROP_TO:.0%} of its starting value while the loss is "
                 "in the upper half (geometrically) of the run's range",
                 None if why_run else bool(m["index0"] > 0 and m["early_min"] <= DROP_TO * m["index0"]),
-                sharp, reason=why_run)
+                sharp, reason=why_run, threshold=f"≤ {DROP_TO:.0%} of the starting index, loss in the upper half",
+                threshold_reason='the paper\'s "drops sharply at the start", given a size: the zero point\'s 1/2 '
+                                 'to 1/4 or less')
     out.append(replace(new, superseded=(replace(old, changed=DROP_CHANGED),)))
     why_peak = why_run or ("" if m["total_drop"] > 0 else "the index does not fall: no fall to time the peak by")
     out.append(check("the gradient norm peaks where the index falls fastest",
                      None if why_peak else bool(m["window"][0] <= m["peak"] <= m["window"][1]),
                      "" if why_peak else f"peak at epoch {m['peak']}; fastest fall, widened by {PEAK_SLACK} Hessian "
-                     f"interval(s) each side: epochs {m['window'][0]}–{m['window'][1]}", reason=why_peak))
+                     f"interval(s) each side: epochs {m['window'][0]}–{m['window'][1]}", reason=why_peak,
+                     threshold=f"the peak within the fastest fall, ± {PEAK_SLACK} Hessian interval(s)",
+                     threshold_reason="the index is known only every few epochs"))
     out.append(dynamics.ordering(tables.get("safe"), tables.get("safe_excluded", []), "index", models, LOWEST_SHARE,
                                  "index", safe_lr, strict=False))
     return out
@@ -167,5 +174,5 @@ def run(P: Any, root=None) -> Result:
             "safe_lowest": "n/a" if share is None else f"{share['both']:.0%}",
             "safe_lowest_each": "n/a" if share is None else dynamics.each(share, strict=False)}
     return Result(label="Figure 6", claim=CLAIM, checks=checks(tables, P.models, P.fig6_hessian_every, P.safe_lr),
-                  scale=scale, figure=draw(tables, P.models, P.depth, {**scale, "left out": left}, P.lr, P.safe_lr),
+                  scale=scale, figure=draw(tables, P.models, P.depth, scale, P.lr, P.safe_lr),
                   table=tables, numbers=nums, excluded=excluded + tables["safe_excluded"])

@@ -1,4 +1,5 @@
-"""The book's plotting conventions: one colour per model everywhere, mean ± std bands, a scale line."""
+"""The book's plotting conventions: one colour per model everywhere, mean ± std bands, the scale line kept with
+the figure for its caption."""
 
 from __future__ import annotations
 
@@ -69,10 +70,18 @@ def loss_ticks(axis) -> None:
 
 
 def scale_note(fig, text: str | Mapping) -> None:
-    """The scale a figure was computed at, printed under it (a mapping as ``key value, key value``)."""
+    """Attach the scale a figure was computed at (a mapping as ``key value, key value``) to ``fig``, for
+    its caption: ``shortcut.book.publish`` glues it as ``<key>_scale`` and the chapter's caption quotes
+    it. It is not drawn in the image, where it would shrink with the figure to below the caption's size
+    (a 12-inch figure shown in a 730 px column prints 8 pt text at about 6 px); :func:`scale_of` reads it."""
     if isinstance(text, Mapping):
         text = ", ".join(f"{k} {v}" for k, v in text.items())
-    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8, color="#555555", wrap=True)
+    fig.shortcut_scale = str(text)
+
+
+def scale_of(fig) -> str:
+    """The scale line :func:`scale_note` attached to ``fig`` ("" if none, or no figure)."""
+    return str(getattr(fig, "shortcut_scale", "") or "")
 
 
 def finish_loglog(fig, ax, note: str | Mapping = "", xticks=None, **labels):

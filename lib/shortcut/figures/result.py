@@ -10,10 +10,11 @@ chapter's parameters as attributes (the book's ``Params``, or a ``types.SimpleNa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .checks import Check, describe, verdict
+from .checks import Check, describe, parse_describe, verdict
 
 
 @dataclass
@@ -52,3 +53,22 @@ class Result:
         if self.excluded:
             parts.append("left out: " + "; ".join(self.excluded))
         return " — ".join(parts)
+
+
+_STANDIN = re.compile(r"^not tested on the paper's data: the run used (?P<standin>.*?); its checks describe the "
+                      r"stand-in only — ", re.S)
+_LEFT_OUT = " — left out: "
+
+
+def parse_detail(detail: str) -> tuple[list[Check], list[str], str] | None:
+    """(checks, excluded, standin) read back from a :attr:`Result.detail` (a verdict recorded before its
+    checks were stored one by one), or None when ``detail`` is not such a text. The groups of runs left
+    out come back split where each starts with "N of M"."""
+    standin = ""
+    m = _STANDIN.match(detail)
+    if m:
+        standin, detail = m["standin"], detail[m.end():]
+    checks_text, sep, left = detail.partition(_LEFT_OUT)
+    excluded = re.split(r"; (?=\d+ of \d+ )", left) if sep else []
+    found = parse_describe(checks_text)
+    return None if found is None else (found, [x for x in excluded if x], standin)
