@@ -541,7 +541,7 @@ def execute(plan: Plan, page: Page) -> float:
     for stale in (hash_path(plan, page), out, failed, running, plan.results_dir / "verdicts" / f"{page.name}.json"):
         stale.unlink(missing_ok=True)
     running.parent.mkdir(parents=True, exist_ok=True)
-    params = {"profile": plan.profile, "results_dir": str(plan.results_dir), **plan.overrides.get(page.name, {})}
+    params = {"profile": plan.profile, **notebook_results_dir(plan), **plan.overrides.get(page.name, {})}
     shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
     print(f"==> {page.name}: executing {page.source.relative_to(plan.root)} ({shown})", flush=True)
     _papermill_logging()
@@ -573,15 +573,52 @@ def execute(plan: Plan, page: Page) -> float:
         # kernel died, timeout, missing kernel ...
         raise ChapterFailed(f"chapter {page.name!r} failed: {type(err).__name__}: {err}\n"
                             f"  the (partly) executed notebook (left out of the site): {where}") from err
-    # Hide papermill's injected-parameters cell on the page: the chapter's parameter table shows the
-    # resolved values, with where each came from.
     nb = nbformat.read(running, as_version=4)
-    for cell in nb.cells:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "remove-cell"]
+    for_readers(plan, nb)
     nbformat.write(nb, running)
     return time.time() - t0
+
+
+def notebook_results_dir(plan: Plan) -> dict[str, str]:
+    """The ``results_dir`` papermill hands the notebook, which stays in the executed notebook the site
+    offers for download: nothing for the checkout's own results folder (the chapter's ``None`` gives
+    ``<root>/_build/results/<profile>``, in whatever checkout the notebook runs), a path relative to
+    the root for another folder inside the checkout (``configure`` reads it so); an absolute path only
+    for a folder outside it, which a copy of the notebook could not name otherwise."""
+    root = plan.root.resolve()
+    if plan.results_dir == root / "_build" / "results" / plan.profile:
+        return {}
+    try:
+        return {"results_dir": plan.results_dir.relative_to(root).as_posix()}
+    except ValueError:
+        return {"results_dir": str(plan.results_dir)}
+
+
+READER_NOTE = ("# Parameters this page was built with (papermill's). To run this notebook in a checkout of the\n"
+               "# repository, keep it in book/; profile = \"ci\" is the smallest run, and a parameter left out\n"
+               "# (None in the cell above) comes from book/profiles/<profile>.yaml.\n")
+
+
+def for_readers(plan: Plan, nb: Any) -> None:
+    """The executed notebook, as the site offers it for download: papermill's injected-parameters cell
+    hidden on the page (the chapter's parameter table shows the resolved values, with where each came
+    from) and saying how to re-run the notebook; papermill's record of its input and output files
+    relative to the root, as ``results_dir`` is (:func:`notebook_results_dir`)."""
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" not in tags:
+            continue
+        if "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+        if not cell.source.startswith(READER_NOTE):
+            cell.source = READER_NOTE + re.sub(r"^# Parameters\n", "", cell.source)
+    record = nb.metadata.get("papermill", {})
+    root = plan.root.resolve()
+    for key in ("input_path", "output_path"):
+        try:
+            record[key] = Path(record[key]).resolve().relative_to(root).as_posix()
+        except (KeyError, TypeError, ValueError):
+            pass
 
 
 def verdict_files(plan: Plan) -> list[Path]:
