@@ -164,3 +164,39 @@ def test_reductions_list_the_data_first_and_the_paper_s_scale_has_none():
     full = "MNIST train split, 60,000 digits from IDX files in /d; PCA-whitened"
     assert rates.reductions(P, 5000, 5000, data=full) == "nothing: this is the paper's scale"
     assert rates.reductions(params(), 200, 100).split("; ")[0] == "3 epochs (the paper: 1000)"
+
+
+def test_the_seed_grid_keeps_every_seed_s_run():
+    recs = [record("xavier", 2, {0.1: 0.3, 1.0: 0.2}, seed=0), record("xavier", 2, {0.1: 0.3, 1.0: None}, seed=1)]
+    g = rates.seed_grid(recs, ["xavier"])
+    assert list(g["seed"]) == [0, 0, 1, 1] and list(g["diverged"]) == [False, False, False, True]
+    assert g["final"].iloc[1] == pytest.approx(0.2) and g["initial"].iloc[0] == pytest.approx(0.5)
+
+
+def outlier_seeds(bad: dict, n: int = 4, lrs=(0.01, 0.1, 1.0, 10.0)):
+    """``n`` seeds of Xavier at depth 8; seed s of ``bad`` diverges at its last ``bad[s]`` rates."""
+    recs = [record("xavier", 8, {lr: None if i >= len(lrs) - bad.get(s, 0) else 0.3 for i, lr in enumerate(lrs)},
+                   seed=s, initial=43.0 if s in bad else 0.5) for s in range(n)]
+    return rates.seed_grid(recs, ["xavier"])
+
+
+@pytest.mark.parametrize("bad, kept, rates_left", [
+    ({}, (0, 1, 2, 3), 4),               # nobody diverged: every seed, every rate
+    ({3: 1}, (0, 1, 2, 3), 3),           # three rates stable on every seed: the rule does not act
+    ({3: 3}, (0, 1, 2), 4),              # one seed diverges at three rates: set aside
+    ({2: 3, 3: 3}, (0, 1), 4),           # two tied: set aside together, half the seeds remain
+    ({1: 3, 2: 3, 3: 3}, (0, 1, 2, 3), 1),  # three of four would leave a minority: nothing set aside
+    ({2: 2, 3: 3}, (0, 1), 4),           # the worst goes first, then the next, while half of the seeds remain
+    ({1: 2, 2: 2, 3: 3}, (0, 1, 2), 2),  # after the worst, two tied would leave a minority: stop, undecidable
+])
+def test_the_outlier_rule_sets_aside_the_worst_seeds_never_more_than_half(bad, kept, rates_left):
+    sv = rates.survivors(outlier_seeds(bad), "xavier", 8)
+    assert sv.seeds == kept and len(sv.rates) == rates_left and sv.n_seeds == 4 and sv.n_rates == 4
+    assert {s for s, _, _ in sv.dropped} == set(range(4)) - set(kept)
+
+
+def test_the_seeds_set_aside_are_named_and_counted():
+    sv = rates.survivors(outlier_seeds({3: 3}), "xavier", 8)
+    assert sv.text() == ("3 of the 4 seeds; set aside as outliers: seed 3 (initial loss 43, diverged at 3 of the 4 "
+                         "rates)")
+    assert rates.survivors(outlier_seeds({}), "xavier", 8).text() == "all 4 seeds"

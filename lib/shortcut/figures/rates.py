@@ -38,6 +38,7 @@ TRAINED = 0.99  # a network "trained" if its final loss ends at least 1 % below 
 MIN_STABLE = 3  # a rate spread needs at least three rates at which no seed diverged (two points make no curve)
 FLAT = 1.05  # ours, for the paper's "no longer depends on the rate" (Figs 7, 8): max/min of the loss over stable rates
 LOG_FLOOR = 1e-12  # the log axis of Fig 7 draws differences below this (round-off) at this value
+HALF = 0.5  # seeds set aside as outliers may never be more than half: the claim is judged on a majority of its runs
 BAND_FLOOR = 0.02  # a band's lower edge is kept above 2 % of its curve, so that a log axis can draw it
 PAPER_EPOCHS = 1000  # the paper's budget of full-batch steps (Appendix B)
 DATA_KEYS = ("dataset", "n_samples", "source", "data_dir")  # the keys of a job that name its data (zoo.data_keys)
@@ -45,9 +46,11 @@ DATA_KEYS = ("dataset", "n_samples", "source", "data_dir")  # the keys of a job 
 
 @dataclass
 class SweepResult(Result):
-    """A figure of the sweep: ``table`` is its best-rate table, ``grid`` the whole rate grid behind it."""
+    """A figure of the sweep: ``table`` is its best-rate table, ``grid`` the whole rate grid behind it, ``seeds``
+    the same seed by seed."""
 
     grid: pd.DataFrame | None = None
+    seeds: pd.DataFrame | None = None  # the rate grid seed by seed (:func:`seed_grid`)
 
 
 def lrs(P) -> list[float]:
@@ -150,6 +153,71 @@ def rate_grid(records: Iterable[Record], order: Sequence[str]) -> pd.DataFrame:
                          "std": float(final.std()) if n_div == 0 else np.nan})
     return pd.DataFrame(rows, columns=["model", "depth", "lr", "seeds", "diverged", "initial", "initial min",
                                        "initial max", "mean", "std"])
+
+
+def seed_grid(records: Iterable[Record], order: Sequence[str]) -> pd.DataFrame:
+    """One row per (model, depth, seed, rate), models in ``order``: the seed's initial and final loss and
+    whether it diverged there (the rate grid of :func:`rate_grid` before the mean over seeds)."""
+    rows = []
+    for r in sorted(records, key=lambda r: (order.index(r.key["model"]), r.key["depth"], r.key["seed"])):
+        for lr, run in zip(r.key["lrs"], r.data["runs"]):
+            rows.append({"model": r.key["model"], "depth": r.key["depth"], "seed": r.key["seed"], "lr": lr,
+                         "initial": float(run["loss"][0]), "final": float(run["loss"][-1]),
+                         "diverged": bool(run["diverged_at"] >= 0)})
+    return pd.DataFrame(rows, columns=["model", "depth", "seed", "lr", "initial", "final", "diverged"])
+
+
+@dataclass(frozen=True)
+class Survivors:
+    """The seeds a claim about the whole rate grid of one (model, depth) is judged on (:func:`survivors`):
+    ``seeds`` kept, ``dropped`` set aside as outliers — (seed, its initial loss, the rates at which it
+    diverged) —, ``rates`` the rates at which no kept seed diverged, of ``n_rates``, out of ``n_seeds``."""
+
+    seeds: tuple[int, ...]
+    dropped: tuple[tuple[int, float, int], ...]
+    rates: tuple[float, ...]
+    n_seeds: int
+    n_rates: int
+
+    def text(self) -> str:
+        """Which seeds were judged, and the ones set aside named and counted."""
+        if not self.dropped:
+            return f"all {self.n_seeds} seeds"
+        aside = ", ".join(f"seed {s} (initial loss {init:.3g}, diverged at {k} of the {self.n_rates} rates)"
+                          for s, init, k in self.dropped)
+        return f"{len(self.seeds)} of the {self.n_seeds} seeds; set aside as outliers: {aside}"
+
+
+def survivors(seeds: pd.DataFrame, model: str, depth: int, need: int = MIN_STABLE) -> Survivors:
+    """The outlier rule for a claim about the whole rate grid (e.g. "the loss no longer depends on the rate"),
+    fixed before it was run: a rate counts only where none of the judged seeds diverged; when fewer than
+    ``need`` rates count on every seed, the seeds that diverged at the most rates are set aside (all of those
+    tied at once), and again, as long as at least :data:`HALF` of the seeds remain, until ``need`` rates
+    count. ``seeds`` is :func:`seed_grid`'s table. One initialisation that blows up (a
+    deep Xavier net whose initial loss is a hundred times the others') then no longer hides what the
+    others show, and a claim never rests on a minority of its runs."""
+    g = seeds[(seeds["model"] == model) & (seeds["depth"] == depth)]
+    everyone = sorted(int(s) for s in g["seed"].unique())
+    kept, dropped = list(everyone), []
+    n_rates = int(g["lr"].nunique())
+
+    def usable(ss):
+        d = g[g["seed"].isin(ss)].groupby("lr")["diverged"].any()
+        return tuple(float(lr) for lr, bad in d.items() if not bad)
+
+    rates_ = usable(kept)
+    while len(rates_) < need and kept:
+        counts = g[g["seed"].isin(kept)].groupby("seed")["diverged"].sum()
+        worst = [int(s) for s, k in counts.items() if k == counts.max() and k > 0]
+        if not worst or len(kept) - len(worst) < HALF * len(everyone):
+            break
+        for s in worst:
+            row = g[g["seed"] == s]
+            dropped.append((s, float(row["initial"].iloc[0]), int(row["diverged"].sum())))
+        kept = [s for s in kept if s not in worst]
+        rates_ = usable(kept)
+    return Survivors(seeds=tuple(kept), dropped=tuple(dropped), rates=rates_, n_seeds=len(everyone),
+                     n_rates=n_rates)
 
 
 def best_rates(grid: pd.DataFrame) -> pd.DataFrame:
