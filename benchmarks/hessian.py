@@ -1,6 +1,7 @@
 """Benchmark: exact Hessian + spectrum, and many-models-at-once training, against the obvious baselines.
 
     python benchmarks/hessian.py [--depths 8 16 32] [--samples 5000] [--device auto] [--repeat 3]
+                                 [--tables 1 2 3] [--budget SECONDS] [--json FILE]
 
 Table 1 (linear 2-shortcut and plain nets on whitened MNIST digits, float64): our exact Hessian
 (closed-form Kronecker blocks of the second-moment loss) + eigenvalues + summary, our generic route
@@ -14,13 +15,20 @@ grid, or ten seeds of it), our ``end_to_end`` (the weights unbound once) against
 per-matrix indexing ``W[l, j]``, whose backward writes every matrix's gradient into a zero tensor of
 the full parameter size (O(depth²) per gradient). Best of ``--repeat`` timings; every ratio is from
 this run.
+
+``--budget S`` lets Table 1 climb a long list of depths in bounded time: for each model it stops
+before the first depth whose row would, by the last row's timings scaled as P³ (the eigendecomposition),
+take that model's rows past S seconds (the autograd baseline not counted). ``--json FILE`` also
+writes every row, as it is measured, to FILE.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import time
+from pathlib import Path
 
 import torch
 
@@ -47,16 +55,42 @@ def best_time(fn, repeat: int, device: torch.device) -> tuple[float, object]:
     return best, out
 
 
-def hessian_table(prob, depths, repeat, device, baseline_max_depth):
-    print("\nTable 1 - exact Hessian + spectrum (float64, seconds, best of %d)" % repeat)
+class Report:
+    """The rows measured so far, by table, rewritten to a JSON file after each one (None: nowhere)."""
+
+    def __init__(self, path: str | None, **about):
+        self.path, self.data = (Path(path) if path else None), {**about, "tables": {}}
+        self.write()
+
+    def add(self, table: str, row: dict) -> None:
+        self.data["tables"].setdefault(table, []).append(row)
+        self.write()
+
+    def write(self) -> None:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.data, indent=1) + "\n")
+
+
+def hessian_table(prob, depths, repeat, device, baseline_max_depth, budget=None, report=None):
+    print("\nTable 1 - exact Hessian + spectrum (float64, seconds, best of %d)" % repeat
+          + (f"; at most about {budget:g} s per model" if budget is not None else ""))
     head = f"{'model':<11}{'D':>4}{'P':>6}{'ours H':>9}{'HVP route':>10}{'ours H+eig':>11}{'eigvalsh':>10}" \
            f"{'autograd H':>11}{'autograd/ours':>14}{'H/eig':>7}"
     print(head)
     print("-" * len(head))
     rows = []
     for model in ("2-shortcut", "xavier"):
+        spent, last = 0.0, None  # seconds of this model's rows so far; (P, warm seconds) of its last row
         for depth in depths:
             net, scheme = make_net(model, depth, d=prob.X.shape[0])
+            if budget is not None and last is not None:
+                predicted = last[1] * (net.num_params / last[0]) ** 3
+                if spent + predicted > budget:
+                    print(f"{model:<11}{depth:>4}{net.num_params:>6}  not run: about {predicted:.0f} s predicted, "
+                          f"past the budget ({spent:.0f} of {budget:g} s spent)")
+                    break
+            t_row = time.perf_counter()
             theta = initialize(net, scheme, seed=0, device=device)
             loss = make_loss(net, prob.X, prob.Y)
             t_h, H = best_time(lambda: hessian(loss, theta), repeat, device)
@@ -64,6 +98,9 @@ def hessian_table(prob, depths, repeat, device, baseline_max_depth):
             assert float((H_hvp - H).abs().max() / H.abs().max()) < 1e-10
             t_eig, lam = best_time(lambda: torch.linalg.eigvalsh(H), repeat, device)
             t_all, _ = best_time(lambda: summarize(torch.linalg.eigvalsh(hessian(loss, theta))), repeat, device)
+            spent += time.perf_counter() - t_row  # wall clock, first calls' set-up included
+            last = (net.num_params, repeat * (t_h + t_hvp + t_eig + t_all))  # what the row costs once warm
+            t_ref = None
             if depth <= baseline_max_depth:
                 naive = make_loss(net, prob.X, prob.Y, moments=False)
                 t_ref, H_ref = best_time(lambda: torch.autograd.functional.hessian(naive, theta), 1, device)
@@ -75,6 +112,10 @@ def hessian_table(prob, depths, repeat, device, baseline_max_depth):
             print(f"{model:<11}{depth:>4}{net.num_params:>6}{t_h:9.3f}{t_hvp:10.3f}{t_all:11.3f}{t_eig:10.3f}{ref}{ratio}"
                   f"{t_h / t_eig:7.2f}")
             rows.append((model, depth, t_h, t_eig))
+            if report is not None:
+                report.add("hessian", {"model": model, "depth": depth, "P": net.num_params, "ours_H": t_h,
+                                       "hvp_route": t_hvp, "ours_H_eig": t_all, "eigvalsh": t_eig,
+                                       "autograd_H": t_ref, "H_over_eig": t_h / t_eig})
     return rows
 
 
@@ -93,7 +134,7 @@ def relu_gflop(net, m: int, hist) -> float:
     return 3 * 2 * net.d**2 * m * net.depth * evals / 1e9
 
 
-def training_table(prob, depth, epochs, repeat, device):
+def training_table(prob, depth, epochs, repeat, device, report=None):
     gemm = gemm_gflops(repeat, device)
     print(f"\nTable 2 - full-batch GD of a 32-rate grid, depth {depth} (epochs per second, best of {repeat});"
           f" float64 GEMM on this machine: {gemm:.1f} GFLOP/s")
@@ -117,6 +158,8 @@ def training_table(prob, depth, epochs, repeat, device):
         # all run `epochs` epochs of all 32 models with identical records; epochs per second of the grid
         label = f"{model} ({'linear' if mid == 'id' else 'ReLU mid'})"
         row = f"{label:<20}{epochs / t_vmap:18.1f}{epochs / t_loop:15.1f}{t_loop / t_vmap:9.1f}x"
+        out = {"model": label, "depth": depth, "epochs": epochs, "vmap_epochs_per_s": epochs / t_vmap,
+               "one_at_a_time_epochs_per_s": epochs / t_loop, "fused_epochs_per_s": None, "gemm_gflops": gemm}
         if mid == "relu" and device.type == "cpu":
             grid("fused")  # compile (or read numba's cache) outside the timing
             t_fused, fast = best_time(lambda: grid("fused"), repeat, device)
@@ -124,9 +167,12 @@ def training_table(prob, depth, epochs, repeat, device):
             assert gap < 1e-9, f"the fused kernel's final losses differ from autograd's by {gap:.2e}"
             rate = relu_gflop(net, prob.m, fast) / t_fused
             row += f"{epochs / t_fused:14.1f}{t_vmap / t_fused:11.1f}x{rate:9.1f}{rate / gemm:9.2f}"
+            out.update(fused_epochs_per_s=epochs / t_fused, fused_gflops=rate)
         else:
             row += f"{'—':>14}{'':>12}{'':>9}{'':>9}"
         print(row)
+        if report is not None:
+            report.add("training", out)
 
 
 def end_to_end_indexed(net, theta):
@@ -142,7 +188,7 @@ def end_to_end_indexed(net, theta):
     return A
 
 
-def gradient_table(prob, depths, repeat, device, batches=(21, 210)):
+def gradient_table(prob, depths, repeat, device, batches=(21, 210), report=None):
     print(f"\nTable 3 - one vmapped gradient of B linear 2-shortcut nets (seconds, best of {repeat})")
     head = f"{'D':>5}{'B':>5}{'indexing W[l, j]':>18}{'ours (unbind)':>15}{'speed-up':>10}"
     print(head)
@@ -164,6 +210,8 @@ def gradient_table(prob, depths, repeat, device, batches=(21, 210)):
                 grads.append(out)
             assert torch.allclose(*grads, rtol=1e-10, atol=1e-14), "the two products disagree"
             print(f"{depth:>5}{B:>5}{times[0]:18.4f}{times[1]:15.4f}{times[0] / times[1]:9.1f}x")
+            if report is not None:
+                report.add("gradient", {"depth": depth, "B": B, "indexing": times[0], "unbind": times[1]})
 
 
 def main() -> None:
@@ -177,17 +225,28 @@ def main() -> None:
     ap.add_argument("--train-depth", type=int, default=16)
     ap.add_argument("--train-epochs", type=int, default=50)
     ap.add_argument("--grad-depths", type=int, nargs="+", default=[16, 32, 96])
+    ap.add_argument("--tables", type=int, nargs="+", choices=(1, 2, 3), default=[1, 2, 3], help="which tables to run")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="Table 1: stop a model's depths before one predicted to take it past this many seconds")
+    ap.add_argument("--json", default=None, help="also write every measured row to this JSON file")
     args = ap.parse_args()
     device = pick_device(args.device)
     torch.set_default_dtype(torch.float64)
     prob = problem("mnist", n=args.samples, device=device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     print(f"machine: {platform.machine()}, {platform.processor() or platform.platform()}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}"
-          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
+          + (f" ({name})" if name else ""))
     print(f"data: {prob.source}; m = {prob.m} samples, d = {prob.X.shape[0]}")
-    hessian_table(prob, args.depths, args.repeat, device, args.baseline_max_depth)
-    training_table(prob, args.train_depth, args.train_epochs, args.repeat, device)
-    gradient_table(prob, args.grad_depths, args.repeat, device)
+    report = Report(args.json, device=str(device), device_name=name, torch=torch.__version__,
+                    threads=torch.get_num_threads(), machine=platform.machine(), data=prob.source,
+                    repeat=args.repeat, budget=args.budget)
+    if 1 in args.tables:
+        hessian_table(prob, args.depths, args.repeat, device, args.baseline_max_depth, args.budget, report)
+    if 2 in args.tables:
+        training_table(prob, args.train_depth, args.train_epochs, args.repeat, device, report)
+    if 3 in args.tables:
+        gradient_table(prob, args.grad_depths, args.repeat, device, report=report)
 
 
 if __name__ == "__main__":

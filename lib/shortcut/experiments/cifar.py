@@ -291,9 +291,10 @@ class Precision(NamedTuple):
     label: str
 
 
-def precision(device: torch.device) -> Precision:
-    """Mixed precision on CUDA only: bf16 autocast where supported, else fp16 with a GradScaler."""
-    if device.type != "cuda":
+def precision(device: torch.device, amp: bool = True) -> Precision:
+    """Mixed precision on CUDA only (and unless ``amp=False``): bf16 autocast where supported, else fp16
+    with a GradScaler; plain float32 otherwise."""
+    if device.type != "cuda" or not amp:
         return Precision(nullcontext, None, "float32")
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
@@ -301,18 +302,25 @@ def precision(device: torch.device) -> Precision:
 
 
 def prepare(model: torch.nn.Module, device: torch.device, *, lr: float, momentum: float, nesterov: bool,
-            weight_decay: float) -> torch.optim.SGD:
-    """Put ``model`` on ``device`` (channels_last and cuDNN's autotuner on CUDA) and return its SGD optimiser."""
+            weight_decay: float, channels_last: bool | None = None) -> torch.optim.SGD:
+    """Put ``model`` on ``device`` (cuDNN's autotuner on CUDA; channels_last there too, unless
+    ``channels_last=False``) and return its SGD optimiser."""
     model.to(device)
-    if device.type == "cuda":
+    if _channels_last(device, channels_last):
         model.to(memory_format=torch.channels_last)
+    if device.type == "cuda":
         torch.backends.cudnn.benchmark = True   # fastest kernels; GPU runs are seeded but not bitwise reproducible
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
 
 
-def _on(device: torch.device, x: torch.Tensor) -> torch.Tensor:
+def _channels_last(device: torch.device, channels_last: bool | None) -> bool:
+    """Whether images and weights are kept channels_last: ``channels_last``, or by default on CUDA only."""
+    return device.type == "cuda" if channels_last is None else bool(channels_last)
+
+
+def _on(device: torch.device, x: torch.Tensor, channels_last: bool | None = None) -> torch.Tensor:
     x = x.to(device, non_blocking=True)
-    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+    return x.contiguous(memory_format=torch.channels_last) if _channels_last(device, channels_last) else x
 
 
 @torch.no_grad()
@@ -331,10 +339,10 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device: t
 
 def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, lr: float, amp: Precision, x: torch.Tensor,
                 y: torch.Tensor, generator: torch.Generator, batch_size: int, flip: bool,
-                device: torch.device) -> tuple[float, float]:
+                device: torch.device, channels_last: bool | None = None) -> tuple[float, float]:
     """One pass of SGD at learning rate ``lr`` over ``(x, y)`` in a random order, augmented batches;
     returns the mean training loss and error over the batches (in train mode, as fb.resnet.torch
-    reports them)."""
+    reports them). ``channels_last``: the batches' memory format, as given to :func:`prepare`."""
     for group in opt.param_groups:
         group["lr"] = lr
     model.train()
@@ -343,7 +351,7 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, lr: float, a
     wrong = torch.zeros((), device=device, dtype=torch.int64)
     for i in range(0, len(y), batch_size):
         idx = order[i:i + batch_size]
-        xb = _on(device, augment(x[idx.to(x.device)], generator, flip=flip))
+        xb = _on(device, augment(x[idx.to(x.device)], generator, flip=flip), channels_last)
         yb = y[idx].to(device, non_blocking=True)
         with amp.autocast():
             out = model(xb)
