@@ -12,12 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 CUDA_STAGES = ("pytest-cuda", "hessian-cuda")
 
 
+@pytest.mark.slow  # about a minute of wall time: run once, not in the one-thread pass
 def test_gpu_script_runs_end_to_end_and_skips_cuda_without_it(tmp_path):
     out = tmp_path / "gpu"
     env = {k: v for k, v in os.environ.items() if k != "OUT"}

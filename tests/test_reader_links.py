@@ -287,34 +287,34 @@ def _hrefs(html: str) -> list[str]:
 
 @pytest.mark.slow
 def test_a_chapter_page_has_launch_repository_edit_and_download_and_its_notebook_runs_in_a_fresh_checkout(tmp_path):
-    """One chapter (theorems) built at ci in a copy of the repository: the page's buttons, its downloadable
+    """One chapter (initial_point, the quickest at ci) built at ci in a copy of the repository: the page's buttons, its downloadable
     notebook with no path of the machine that built it, and that notebook run again, as downloaded, in
     another copy."""
     repo = _copy_of_the_repository(tmp_path / "checkout")
     env = {k: v for k, v in os.environ.items() if k != book.ROOT_ENV}
-    proc = subprocess.run([sys.executable, "-m", "shortcut.book.build", "--profile", "ci", "--chapters", "theorems"],
+    proc = subprocess.run([sys.executable, "-m", "shortcut.book.build", "--profile", "ci", "--chapters", "initial_point"],
                           cwd=repo, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}"
     site = repo / "_build" / "ci" / "html"
-    page = (site / "book" / "theorems.html").read_text(encoding="utf-8")
+    page = (site / "book" / "initial_point.html").read_text(encoding="utf-8")
     hrefs = _hrefs(page)
     url = _repository()
     assert url in hrefs, "the repository button"
-    assert f"{url}/edit/main/book/theorems.md" in hrefs, "suggest edit: book/theorems.md"
+    assert f"{url}/edit/main/book/initial_point.md" in hrefs, "suggest edit: book/initial_point.md"
     assert not [h for h in hrefs if "/edit/" in h and h.endswith(".ipynb")], "no edit link to a staged notebook"
     assert any(h.startswith(f"{url}/issues/new?") for h in hrefs), "the issues button"
     org_repo = "/".join(url.split("/")[-2:])
-    binder = f"https://mybinder.org/v2/gh/{org_repo}/main?urlpath=lab/tree/book/theorems.md"
+    binder = f"https://mybinder.org/v2/gh/{org_repo}/main?urlpath=lab/tree/book/initial_point.md"
     assert binder in hrefs, f"the launch button; the page's mybinder links: {[h for h in hrefs if 'mybinder' in h]}"
-    download = "../_sources/book/theorems.ipynb"
-    assert download in hrefs and (site / "_sources" / "book" / "theorems.ipynb").is_file(), "the download button"
+    download = "../_sources/book/initial_point.ipynb"
+    assert download in hrefs and (site / "_sources" / "book" / "initial_point.ipynb").is_file(), "the download button"
     assert "CC BY 4.0" in page, "the licence in the footer"
     intro = (site / "book" / "intro.html").read_text(encoding="utf-8")
     assert 'id="how-to-cite"' in intro and f"https://mybinder.org/v2/gh/{org_repo}/main?urlpath=lab/tree/book/intro.md" \
         in _hrefs(intro)
 
     # the downloadable notebook: papermill's cell and record name no path of this machine
-    for nb_path in (repo / "_build" / "ci" / "site-src" / "book" / "theorems.ipynb", site / "_sources" / "book" / "theorems.ipynb"):
+    for nb_path in (repo / "_build" / "ci" / "site-src" / "book" / "initial_point.ipynb", site / "_sources" / "book" / "initial_point.ipynb"):
         nb = nbformat.read(nb_path, as_version=4)
         injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert len(injected) == 1, nb_path
@@ -326,9 +326,9 @@ def test_a_chapter_page_has_launch_repository_edit_and_download_and_its_notebook
 
     # ... and it runs again, as downloaded, in another fresh checkout (saved in its book/)
     fresh = _copy_of_the_repository(tmp_path / "fresh")
-    shutil.copy(site / "_sources" / "book" / "theorems.ipynb", fresh / "book" / "downloaded.ipynb")
+    shutil.copy(site / "_sources" / "book" / "initial_point.ipynb", fresh / "book" / "downloaded.ipynb")
     rerun = subprocess.run([sys.executable, "-m", "papermill", "-k", "python3", "--cwd", "book", "book/downloaded.ipynb",
                             "book/downloaded.out.ipynb"], cwd=fresh, env=env, capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, f"the downloaded notebook failed in a fresh checkout:\n{rerun.stderr[-5000:]}"
-    assert (fresh / "_build" / "results" / "ci" / "verdicts" / "theorems.json").is_file(), \
+    assert (fresh / "_build" / "results" / "ci" / "verdicts" / "initial_point.json").is_file(), \
         "its results go to the fresh checkout's _build/results/ci"
