@@ -71,6 +71,37 @@ def test_n3_is_undecidable_without_such_networks():
     assert outcomes(checks) == [UNDECIDABLE, UNDECIDABLE] and verdict(checks) == "inconclusive"
 
 
+# ----------------------------------------------------------------------------- part 1 at its own order
+
+
+def orders(ns=(2, 3, 4), lower=0.0, nth=0.3, err=1e-15, scale=50.0) -> pd.DataFrame:
+    """A table shaped like thm2.orders: by default what the theorem says (lower orders exactly 0, the n-th
+    0.3·σₙ and equal to n!·T(v) to round-off)."""
+    return pd.DataFrame([{"n": n, "activations": "linear", "P": 100 * n, "directions": 3, "σₙ (rms of DⁿL)": scale,
+                          "max |DᵏL| / σₙ, k = 1 … n − 1": lower, "min |DⁿL| / σₙ": nth, "max |DⁿL − n!·T(v)| / σₙ": err}
+                         for n in ns])
+
+
+def test_orders_pass_when_stationary_to_order_n_minus_1_only():
+    checks = thm2.checks_orders(orders())
+    assert outcomes(checks) == [PASSED] * 3 and "n = 2, 3, 4, 9 directions" in checks[0].detail
+
+
+def test_orders_fail_on_each_of_their_statements():
+    assert outcomes(thm2.checks_orders(orders(lower=1e-6))) == [FAILED, PASSED, PASSED]
+    assert outcomes(thm2.checks_orders(orders(err=1e-6))) == [PASSED, FAILED, PASSED]
+    assert outcomes(thm2.checks_orders(orders(nth=0.5 * thm2.ORDER_NONZERO))) == [PASSED, PASSED, FAILED]
+    assert outcomes(thm2.checks_orders(orders(nth=2 * thm2.ORDER_NONZERO))) == [PASSED] * 3
+    # Cₙ = 0: the n-th vanishes along every direction (0/0 read as 0), which the third check refuses
+    assert outcomes(thm2.checks_orders(orders(nth=0.0, err=0.0, scale=0.0))) == [PASSED, PASSED, FAILED]
+
+
+def test_orders_are_undecidable_without_an_n_of_2_or_more():
+    checks = thm2.checks_orders(thm2.orders(torch.eye(3, dtype=torch.float64), torch.zeros(3, 3, dtype=torch.float64),
+                                            ns=(1,), units=1, activation="tanh"))
+    assert outcomes(checks) == [UNDECIDABLE] * 3
+
+
 # ----------------------------------------------------------------------------- part 2: n = 2
 
 
@@ -188,7 +219,11 @@ def test_computed_tables_pass_every_check(data):
     assert len(found) == 3 * 7 - 2  # linear, then each activation at 3 positions; no mid in a 1-shortcut unit
     spec = thm2.spectra_n2(X, Y, cond_units=(1, 2, 3), activation=["tanh", "silu"])
     cond = thm2.conditioning(X, Y, cond_units=(1, 2, 4), activation=["tanh", "silu"])
-    for checks in (thm2.checks_n3(found), thm2.checks_n2(found, spec), thm2.checks_n1(found, cond)):
+    derivs = thm2.orders(X, Y, ns=(1, 2, 3, 4), units=2, activation="silu", directions=2)
+    assert list(derivs.n.unique()) == [2, 3, 4] and len(derivs) == 3 * 4  # linear, silu at 3 positions
+    assert (derivs["max |DᵏL| / σₙ, k = 1 … n − 1"] == 0).all()  # every lower-order term has a zero factor: no round-off
+    for checks in (thm2.checks_n3(found), thm2.checks_n2(found, spec), thm2.checks_n1(found, cond),
+                   thm2.checks_orders(derivs)):
         assert verdict(checks) == "reproduced", [c.line() for c in checks]
     assert cond.loc[cond.n == 3, "cond"].isna().all()
     # σ''(0) enters only through silu at the post position of a 1-shortcut unit, and there it is not small
@@ -231,8 +266,11 @@ def test_run_gives_one_result_per_part_on_real_images():
     P = SimpleNamespace(dataset="mnist", data_dir=None, device="cpu", n_samples=60, check_units=1,
                         cond_units=[1, 2], ns=[1, 2, 3], activation="tanh", relu_eps=1e-4)
     results = thm2.run(P)
-    assert list(results) == ["n3", "n2", "n1"]
-    assert [r.label for r in results.values()] == ["Theorem 2 (n ≥ 3)", "Theorem 2 (n = 2)", "Theorem 2 (n = 1)"]
+    assert list(results) == ["n3", "order", "n2", "n1"]
+    assert [r.label for r in results.values()] == ["Theorem 2 (n ≥ 3)", "Theorem 2 (n ≥ 2)", "Theorem 2 (n = 2)",
+                                                   "Theorem 2 (n = 1)"]
+    assert results["order"].verdict == "reproduced" and results["order"].scale["samples"] == 60
+    assert list(results["order"].table.n.unique()) == [2, 3]
     assert results["n3"].verdict == "reproduced" and results["n2"].verdict == "reproduced"
     assert results["n2"].figure is not None and results["n1"].figure is not None
     assert "MNIST" in results["n1"].scale["data"]

@@ -10,22 +10,28 @@ that :mod:`shortcut.science.hessian` gets by automatic differentiation, at ``W =
 - :func:`spectra_n2` — for ``n = 2``, the autograd eigenvalues against ``±σ_k(C)`` and their
   multiplicities ``d·L``, and ``cond(H)`` at each number of units ``L``;
 - :func:`conditioning` — ``cond(H) = max|λ|/min|λ|`` against ``L`` for ``n = 1, 2, 3``;
+- :func:`orders` — part 1 at its own order: for ``n ≥ 2``, the loss's directional derivatives at 0 of
+  order 1 … n along random directions (nested ``jvp``), against Theorem 2's Taylor term ``n!·T(v)``
+  (:func:`shortcut.science.theorem2.leading_term`): the Hessian alone tests stationarity to order 2;
 - :func:`relu` — ReLU at the mid position, where Assumption 3 fails: the exact zero point and the
   ε-perturbed point the "zero" initialisation starts from, against the paper's convention σ'(0) = 1/2
   (a Result of its own: the chapter's statements about it, checked; the theorem does not cover it).
 
 :func:`run` returns one :class:`Result` per part of the theorem (the status table's rows), keyed
-``n3`` (``n ≥ 3``), ``n2`` and ``n1``. ``activation`` is one name or a list of names.
+``n3`` (``n ≥ 3``), ``order`` (``n ≥ 2``, to order n), ``n2`` and ``n1``. ``activation`` is one name or a
+list of names.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from torch.func import vmap
 
 from ..experiments import zoo
 from ..science import theorem2
@@ -49,9 +55,20 @@ CURVED = 1e3 * HESSIAN_TOLERANCE  # σ''(0)'s term "exercised": 1000× the toler
 RELU_CLOSE = 0.2            # ReLU, "close to σ_max(C)/2": within 20 %; the other one-sided slope gives σ_max(C), +100 %
 RELU_FLAT = GROWTH          # ReLU, "no growth with depth": cond (P10) moves by less than n = 1's "grows" factor
 STRUCTURE_UNITS = 3         # units drawn in the Hessian's picture (Fig. 11)
+# Part 1 at its own order. Directions have N(0, 1) entries; σₙ = n!·leading_term_rms is the root mean square
+# of the n-th derivative over them (derived in shortcut.science.theorem2), the scale every ratio below uses.
+ORDER_TOLERANCE = 1e-10     # "vanishes" (orders < n) and "= n!·T(v)" (order n): |error| / σₙ that is float64 round-off
+ORDER_NONZERO = 1e3 * ORDER_TOLERANCE  # "the n-th does not vanish": |DⁿL| ≥ 1e-7·σₙ — 1000× the tolerance, so that a
+                                       # zero n-th derivative (or closed form) fails by far; a N(0, 1) direction falls
+                                       # below it with probability ~4e-5 even for one product of 4 Gaussians (Monte Carlo)
+ORDER_DIRECTIONS = 3        # random directions per network (nested jvp costs ~2ⁿ losses per order)
+ORDER_SAMPLES = 100         # images used: the identity holds on any data, and the cost grows with m
+ORDER_SEED = 0              # seed of the directions
 
 CLAIMS = {
     "n3": ("Theorem 2 (n ≥ 3)", "Zero is a high-order stationary point: zero gradient and zero Hessian."),
+    "order": ("Theorem 2 (n ≥ 2)", "Zero is an (n−1)-th order stationary point: along every direction the first "
+              "n − 1 derivatives of the loss vanish, and (ours) the n-th, n!·Σ_l tr(V_{l,n}⋯V_{l,1} Cₙ), does not."),
     "n2": ("Theorem 2 (n = 2)", "The Hessian at zero is I_L ⊗ [[0, Bᵀ], [B, 0]] with eigenvalues ±σ(C), each d·L "
            "times, so its condition number does not depend on depth."),
     "n1": ("Theorem 2 (n = 1)", "The Hessian at zero is block Toeplitz and its condition number grows with depth."),
@@ -68,7 +85,9 @@ TABLE_FORMAT = {"max |H|": "{:.2e}", "max |H − closed form|": "{:.2e}", "max |
                 "max |∇L − closed form|": "{:.2e}", "max |λ − (±σ(C))|": "{:.1e}", "cond(H)": "{:.6g}",
                 "σmax(C)/σmin(C)": "{:.6g}", "max |H| at exactly 0 (autograd)": "{:.4g}", "max|λ| at ε-point": "{:.4g}",
                 "σmax(C)/2 (paper's convention)": "{:.4g}", "P10|λ| at ε-point": "{:.4g}",
-                "cond (P10) at ε-point": "{:.4g}", "cond (P10), paper's convention": "{:.4g}"}
+                "cond (P10) at ε-point": "{:.4g}", "cond (P10), paper's convention": "{:.4g}",
+                "σₙ (rms of DⁿL)": "{:.3e}", "max |DᵏL| / σₙ, k = 1 … n − 1": "{:.1e}", "min |DⁿL| / σₙ": "{:.3f}",
+                "max |DⁿL − n!·T(v)| / σₙ": "{:.1e}"}
 
 
 def data(P):
@@ -147,6 +166,68 @@ def conditioning(X, Y, cond_units, activation, ns=(1, 2, 3)) -> pd.DataFrame:
                 cond = float(lam.abs().max() / lam.abs().min()) if lam.abs().max() > 0 else float("nan")
                 rows.append({"n": n, "activations": label, "L": L, "cond": cond})
     return pd.DataFrame(rows)
+
+
+def _relative(x: float, scale: float) -> float:
+    """``x / scale``, with 0/0 = 0 and x/0 = inf (a scale of 0 means the exact value is 0)."""
+    return x / scale if scale > 0 else (0.0 if x == 0 else math.inf)
+
+
+ORDER_COLUMNS = ["n", "activations", "P", "directions", "σₙ (rms of DⁿL)", "max |DᵏL| / σₙ, k = 1 … n − 1", "min |DⁿL| / σₙ",
+                 "max |DⁿL − n!·T(v)| / σₙ"]
+
+
+def orders(X, Y, ns, units: int, activation, directions: int = ORDER_DIRECTIONS, seed: int = ORDER_SEED) -> pd.DataFrame:
+    """Part 1 at its own order: one row per (n ≥ 2 in ``ns``, activation position), ``units`` units, on
+    the data given. Along ``directions`` random directions v (N(0, 1) entries, seeded), the loss's
+    directional derivatives at 0, ``DᵏL = dᵏ/dtᵏ L(tv)`` for k = 1 … n
+    (:func:`shortcut.science.theorem2.directional_derivatives`), against Theorem 2's Taylor term
+    ``n!·T(v)`` (:func:`shortcut.science.theorem2.leading_term`), all relative to σₙ, the rms of the
+    n-th derivative over such directions (``n!·leading_term_rms``): the largest lower-order derivative,
+    the smallest n-th and the largest difference from the closed form."""
+    rows = []
+    for n in (n for n in ns if n >= 2):
+        for label, acts in positions(activation).items():
+            net = Net(d=X.shape[0], n=n, L=units, **acts)
+            loss, zero = make_loss(net, X, Y), _zero(net, X)
+            scale = math.factorial(n) * theorem2.leading_term_rms(net, X, Y)
+            V = torch.randn(directions, net.num_params, generator=torch.Generator().manual_seed(seed),
+                            dtype=torch.float64).to(dtype=X.dtype, device=X.device)
+            D = vmap(lambda v: theorem2.directional_derivatives(loss, zero, v, n))(V)[:, 1:]  # orders 1 … n
+            T = math.factorial(n) * theorem2.leading_term(net, X, Y, V)
+            lower = float(D[:, :-1].abs().max())
+            nth, err = float(D[:, -1].abs().min()), float((D[:, -1] - T).abs().max())
+            rows.append({"n": n, "activations": label, "P": net.num_params, "directions": directions,
+                         "σₙ (rms of DⁿL)": scale, "max |DᵏL| / σₙ, k = 1 … n − 1": _relative(lower, scale),
+                         "min |DⁿL| / σₙ": _relative(nth, scale), "max |DⁿL − n!·T(v)| / σₙ": _relative(err, scale)})
+    return pd.DataFrame(rows, columns=ORDER_COLUMNS)
+
+
+def checks_orders(table: pd.DataFrame) -> list[Check]:
+    """Part 1 at its own order, over every row of :func:`orders`: derivatives of order 1 … n − 1 vanish
+    and the n-th equals n!·T(v), both to ORDER_TOLERANCE·σₙ; and (ours) the n-th does not vanish, at
+    least ORDER_NONZERO·σₙ along every direction with σₙ > 0 (σₙ = 0 means Cₙ = 0: the n-th vanishes
+    along every direction). Undecidable without an n ≥ 2 network."""
+    names = ("derivatives of order 1 … n − 1 at 0 vanish along every direction",
+             "the n-th is Theorem 2's term n!·T(v)",
+             "the n-th does not vanish (ours)")
+    thresholds = ((f"≤ {ORDER_TOLERANCE:g}·σₙ", "float64 round-off with room; σₙ = n!·√(L·dⁿ⁻¹)·‖Cₙ‖_F is the rms of the "
+                   "n-th derivative over N(0, 1) directions (derived)"),
+                  (f"|DⁿL − n!·T(v)| ≤ {ORDER_TOLERANCE:g}·σₙ", "float64 round-off with room"),
+                  (f"|DⁿL| ≥ {ORDER_NONZERO:g}·σₙ along every direction, σₙ > 0",
+                   "1000× the tolerance, so a zero n-th derivative fails by far; a N(0, 1) direction falls below it "
+                   "with probability ~4e-5 even for a single product of four Gaussians (Monte Carlo)"))
+    if table.empty:
+        return [check(name, None, reason=_no_rows("n ≥ 2"), threshold=t, threshold_reason=why)
+                for name, (t, why) in zip(names, thresholds)]
+    lower = float(table["max |DᵏL| / σₙ, k = 1 … n − 1"].max())
+    err = float(table["max |DⁿL − n!·T(v)| / σₙ"].max())
+    nth, smallest = table["min |DⁿL| / σₙ"], float(table["σₙ (rms of DⁿL)"].min())
+    where = f"n = {', '.join(str(n) for n in sorted(table.n.unique()))}, {int(table.directions.sum())} directions"
+    found = [(lower <= ORDER_TOLERANCE, f"max {lower:.1e}·σₙ; {where}"), (err <= ORDER_TOLERANCE, f"max {err:.1e}·σₙ"),
+             (smallest > 0 and nth.min() >= ORDER_NONZERO, f"min {nth.min():.3g}·σₙ, smallest σₙ {smallest:.3g}")]
+    return [check(name, bool(ok), detail, threshold=t, threshold_reason=why)
+            for name, (ok, detail), (t, why) in zip(names, found, thresholds)]
 
 
 def active_halves(net: Net, theta: torch.Tensor, X, Y) -> float:
@@ -335,14 +416,17 @@ def styled(table: pd.DataFrame):
 def run(P) -> dict[str, Result]:
     """Every check of Theorem 2 at the chapter's parameters (``n_samples``, ``check_units``, ``cond_units``,
     ``ns``, ``activation`` (a name or a list), ``dataset``, ``data_dir``, ``device``): one Result per part,
-    keyed n3, n2, n1.
+    keyed n3, order, n2, n1.
 
-    n3's table is the entry-by-entry comparison (every n), n2's the spectra and its figure the Hessian's
-    structure (Fig. 11), n1's the condition numbers against L and their figure."""
+    n3's table is the entry-by-entry comparison (every n); order's the directional derivatives to order n
+    (:func:`orders`, on the first ORDER_SAMPLES images, ``check_units`` units); n2's the spectra and its
+    figure the Hessian's structure (Fig. 11), n1's the condition numbers against L and their figure."""
     prob = data(P)
     X, Y = prob.X, prob.Y
     table, spectra = entries(X, Y, P.ns, P.check_units, P.activation), spectra_n2(X, Y, P.cond_units, P.activation)
     curves = conditioning(X, Y, P.cond_units, P.activation)
+    m_order = min(ORDER_SAMPLES, prob.m)
+    derivs = orders(X[:, :m_order], Y[:, :m_order], P.ns, P.check_units, P.activation)
     scale = {"data": prob.source, "samples": prob.m, "units checked": P.check_units, "cond at L": list(P.cond_units),
              "activations": list(positions(P.activation))}
     growth, _ = one_shortcut_growth(curves)
@@ -352,12 +436,21 @@ def run(P) -> dict[str, Result]:
         "n3": {"data": prob.source, "check_units": P.check_units,
                "worst_H": f"{table['max |H − closed form|'].max():.1e}",
                "worst_g": f"{table['max |∇L − closed form|'].max():.1e}"},
+        "order": {"ns": ", ".join(str(n) for n in sorted(derivs.n.unique())) if len(derivs) else "none",
+                  "directions": ORDER_DIRECTIONS, "samples": m_order, "units": P.check_units,
+                  "lower": f"{derivs['max |DᵏL| / σₙ, k = 1 … n − 1'].max():.1e}",
+                  "nth_min": f"{derivs['min |DⁿL| / σₙ'].min():.3g}",
+                  "err": f"{derivs['max |DⁿL − n!·T(v)| / σₙ'].max():.1e}"},
         "n2": {"eig_err": f"{spectra['max |λ − (±σ(C))|'].max():.1e}", "cond_spread": f"{cond_spread(spectra):.1e}"},
         "n1": {"growth": f"{growth:.3g}", "Lmax": max(P.cond_units), "curv": f"{curved[term].max():.2e}",
                "curv_err": f"{curved['max |H − closed form|'].max():.1e}"}}
     parts = {"n3": (checks_n3(table), table, None),
+             "order": (checks_orders(derivs), derivs, None),
              "n2": (checks_n2(table, spectra), spectra, draw_structure(X, Y)),
              "n1": (checks_n1(table, curves), curves,
                     draw_conditioning(curves, f"{prob.source}; 3-shortcut: H = 0 at every L (not plotted)"))}
-    return {key: Result(label=CLAIMS[key][0], claim=CLAIMS[key][1], checks=found, scale=scale, figure=fig,
+    scales = {**{key: scale for key in parts},
+              "order": {**scale, "samples": m_order, "directions per network": ORDER_DIRECTIONS,
+                        "shortcut depths n": [n for n in P.ns if n >= 2]}}
+    return {key: Result(label=CLAIMS[key][0], claim=CLAIMS[key][1], checks=found, scale=scales[key], figure=fig,
                         table=tab, numbers=numbers[key]) for key, (found, tab, fig) in parts.items()}
