@@ -2,6 +2,13 @@
 
 Random numbers are drawn on the CPU from a ``torch.Generator`` seeded with ``seed`` and then moved,
 so a seed gives the same weights on every device.
+
+Seeds are paired across models: every scheme draws the same standard normal tensor ``G`` from ``seed``,
+matrix by matrix in the flat order (unit, then matrix), so the draw depends on the network only through
+its number of weight layers ``D = n·L``. At one seed and depth, Xavier is ``√(1/d)·G``, "zero" the same
+draw scaled by ``eps`` (a shortcut net's seed-s start is the plain Xavier net's seed-s start times ε, for
+every shortcut depth n), MSRA ``√2`` times Xavier and orthogonal the Q factors of ``G``'s matrices. A
+comparison of models at a seed is therefore a paired one; nothing averages over that pairing.
 """
 
 from __future__ import annotations
