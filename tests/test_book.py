@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -17,15 +16,13 @@ import yaml
 
 from shortcut import book
 from shortcut.book import build
+from loading import load_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _load_check_site():
-    spec = importlib.util.spec_from_file_location("check_site", ROOT / "scripts" / "check_site.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(ROOT / "scripts" / "check_site.py")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ exit 0; on one with CUDA every stage must pass. Then gpu_train's check that two 
 models, on made-up records.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from loading import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 CUDA_STAGES = ("pytest-cuda", "hessian-cuda")
@@ -53,10 +53,7 @@ def test_gpu_script_runs_end_to_end_and_skips_cuda_without_it(tmp_path):
 
 
 def _gpu_train():
-    spec = importlib.util.spec_from_file_location("gpu_train", ROOT / "benchmarks" / "gpu_train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(ROOT / "benchmarks" / "gpu_train.py")
 
 
 def test_gpu_train_agreement_needs_the_same_divergences_and_final_losses():

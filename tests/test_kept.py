@@ -91,11 +91,16 @@ def test_keep_and_load_kept_name_what_is_missing(chapter, capsys):
         kept.main(["--profile", "big", "fig7"])  # not chapter/figure
 
 
+def _one_page_plan(root, tmp_path, name: str):
+    """A build plan of the throwaway book with one page, ``book/<name>.md``, and that page."""
+    (root / "book" / f"{name}.md").write_text(f"# {name}\n")
+    page = build.Page(f"book/{name}", root / "book" / f"{name}.md", "notebook")
+    return build.Plan(root, "big", book.load_profile("big", root), tmp_path / "b", tmp_path / "r", [page], [name]), page
+
+
 def test_a_kept_figure_changes_its_chapters_build_hash(chapter, tmp_path):
     root, _ = chapter
-    (root / "book" / "dyn.md").write_text("# Dyn\n")
-    page = build.Page("book/dyn", root / "book" / "dyn.md", "notebook")
-    plan = build.Plan(root, "big", book.load_profile("big", root), tmp_path / "b", tmp_path / "r", [page], ["dyn"])
+    plan, page = _one_page_plan(root, tmp_path, "dyn")
     before = build.fingerprint(plan, page)
     folder = root / book.KEPT_FIGURES / "dyn"
     folder.mkdir(parents=True)
@@ -174,9 +179,7 @@ def test_the_status_table_shows_a_replication_beside_the_books_verdict(chapter):
 
 def test_kept_verdicts_change_the_root_pages_build_hash(chapter, tmp_path):
     root, P = chapter
-    (root / "book" / "intro.md").write_text("# Intro\n")
-    intro = build.Page("book/intro", root / "book" / "intro.md", "notebook")
-    plan = build.Plan(root, "big", book.load_profile("big", root), tmp_path / "b", tmp_path / "r", [intro], ["intro"])
+    plan, intro = _one_page_plan(root, tmp_path, "intro")
     before = build.fingerprint(plan, intro)
     _replication_run(P, "d" * 40)
     kept.keep_verdicts(P.results_dir, "big", root)

@@ -2,7 +2,6 @@
 the runs left out in one line; the same as text; older records read back from their prose; the scale line
 in the caption; and the site checker's test that every verdict box has its table."""
 
-import importlib.util
 import json
 import re
 import types
@@ -12,6 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
+from loading import load_module
 from shortcut import book
 from shortcut.book.verdicts import Verdict
 from shortcut.figures import plots
@@ -258,10 +258,7 @@ def test_every_figure_of_a_chapter_quotes_its_scale():
 
 
 def _checker():
-    spec = importlib.util.spec_from_file_location("check_site", ROOT / "scripts" / "check_site.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(ROOT / "scripts" / "check_site.py")
 
 
 def _site(tmp_path: Path, body: str, css: str = "") -> Path:
