@@ -37,10 +37,11 @@ endef
 # other summation orders: a result that depends on them fails here)
 ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: book test test-lowest lock chapter fork keep keep-verdicts check-site check-site-browser screenshot linkcheck venv clean help
+.PHONY: book profile-book test test-lowest lock chapter fork keep keep-verdicts check-site check-site-browser screenshot linkcheck venv clean help
 
 help:
 	@echo "make book     [PROFILE=default] [ARGS='--force -p chapter.param=value']  execute every chapter, build $(SITE)/index.html"
+	@echo "make profile-book [PROFILE=default] [ARGS=--force]                       make book, then where each chapter's time went (benchmarks/README.md)"
 	@echo "make test     [ARGS='-k book']                                           the tests (incl. a whole-book build at the ci profile), then the fast ones with one BLAS thread"
 	@echo "make test-lowest [ARGS=...]                                              the fast tests with the lowest versions allowed (.venv-lowest)"
 	@echo "make lock     [LOCK_ARGS=--upgrade]                                      regenerate requirements/lock.txt and lowest.txt (uv pip compile)"
@@ -83,6 +84,11 @@ venv: $(STAMP)
 
 book: $(STAMP)
 	$(PY) -m shortcut.book.build --profile $(PROFILE) $(ARGS)
+
+# where the time goes: each executed chapter's start-up, set-up, GD, Hessians, eigendecompositions, CIFAR
+# steps and the rest, and the site build (a cold build: ARGS=--force, or a fresh results folder)
+profile-book: $(STAMP)
+	$(PY) -m shortcut.book.build --profile $(PROFILE) --profile-time $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)

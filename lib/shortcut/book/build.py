@@ -53,7 +53,8 @@ from typing import Any
 
 import yaml
 
-from . import labels
+from ..science import timing
+from . import labels, time_profile
 from . import profiles as book
 from .lock import results_lock
 from .schema import FORCE_SIZE_ENV
@@ -98,6 +99,8 @@ class Plan:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     force: bool = False
     strict: bool = False
+    profile_time: bool = False
+    times: list[dict] = field(default_factory=list)  # --profile-time: a row per executed chapter (shortcut.book.time_profile)
     executed: list[str] = field(default_factory=list)  # chapters run to the end by this build, in order
     started: float = field(default_factory=time.time)
 
@@ -159,6 +162,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="where builds go (default: <root>/_build; <results-dir>/_build when --results-dir is given)")
     ap.add_argument("--results-dir", type=Path, help="where chapters write results and verdicts (default: <build-dir>/results/<profile>)")
     ap.add_argument("--no-site", action="store_true", help="execute the chapters but do not build the site")
+    ap.add_argument("--profile-time", action="store_true",
+                    help="print where each executed chapter's time went (kernel start-up, set-up, GD, Hessians, "
+                         "eigendecompositions, CIFAR steps, the rest) and the site build's; kept in <build>/<profile>/time-profile.json")
     ap.add_argument("--list", action="store_true", help="list the profiles, the chapters and their parameters, and stop")
     return ap.parse_args(argv)
 
@@ -229,7 +235,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         raise UsageError(str(err)) from err
 
     build_dir, results_dir = build_and_results_dirs(root, args.profile, args.build_dir, args.results_dir)
-    plan = Plan(root, args.profile, data, build_dir, results_dir, pages, selected, overrides, args.force, args.strict)
+    plan = Plan(root, args.profile, data, build_dir, results_dir, pages, selected, overrides, args.force, args.strict,
+                getattr(args, "profile_time", False))
     check_results_dir(plan)
     return plan
 
@@ -549,6 +556,10 @@ def execute(plan: Plan, page: Page) -> float:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_bytes(b"")
     _asyncio_log_to(log_path)
+    ledger = plan.profile_dir / "time-ledgers" / page.name  # --profile-time: the processes' ledgers (shortcut.science.timing)
+    shutil.rmtree(ledger, ignore_errors=True)
+    if plan.profile_time:
+        os.environ[timing.ENV] = str(ledger)
     t0 = time.time()
     try:
         with open(log_path, "ab") as log:  # appends, as asyncio's handler does: neither overwrites the other
@@ -573,10 +584,15 @@ def execute(plan: Plan, page: Page) -> float:
         # kernel died, timeout, missing kernel ...
         raise ChapterFailed(f"chapter {page.name!r} failed: {type(err).__name__}: {err}\n"
                             f"  the (partly) executed notebook (left out of the site): {where}") from err
+    finally:
+        os.environ.pop(timing.ENV, None)
+    wall = time.time() - t0
     nb = nbformat.read(running, as_version=4)
+    if plan.profile_time:
+        plan.times.append(time_profile.chapter_row(page.name, nb, t0, wall, ledger, os.getpid()))
     for_readers(plan, nb)
     nbformat.write(nb, running)
-    return time.time() - t0
+    return wall
 
 
 def notebook_results_dir(plan: Plan) -> dict[str, str]:
@@ -857,6 +873,13 @@ def _stop_within_grace_after_ctrl_c(plan: Plan) -> None:
         signal.signal(signal.SIGINT, on_sigint)
 
 
+def report_times(plan: Plan) -> None:
+    """``--profile-time``: the table of where the time went, printed and kept beside the build."""
+    path = plan.profile_dir / "time-profile.json"
+    time_profile.write(path, plan.times)
+    print(f"==> where the time went (seconds; {path}):\n{time_profile.table(plan.times)}\n{time_profile.LEGEND}", flush=True)
+
+
 def ran_since_start(plan: Plan, page: Page) -> bool:
     """Whether ``page`` was executed after this build started: by another build on the same results
     folder that this one waited for (:mod:`shortcut.book.lock`); ``--force`` does not run it again."""
@@ -890,7 +913,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_site:
             print(f"==> executed: {', '.join(executed) or 'nothing'}; site not built (--no-site)")
             return 0
+        t_site = time.time()
         site = build_site(plan, left_out)
+        if plan.profile_time:
+            plan.times.append({"chapter": "(the site build)", "wall": time.time() - t_site})
         if plan.strict:
             check_site(plan, site)
     except ChapterFailed as err:
@@ -901,6 +927,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         hold.close()
+        if plan.profile_time:
+            report_times(plan)
     print(f"==> executed: {', '.join(executed) or 'nothing (all up to date)'}; {time.time() - t0:.0f} s in all")
     if left_out:
         print(f"==> left out of the site (not run to the end at this profile): {', '.join(left_out)}")

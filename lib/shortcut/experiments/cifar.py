@@ -59,6 +59,7 @@ import torch.nn.functional as F
 
 from ..science.data import DataError, balanced_indices, load_cifar10, load_mnist
 from ..science.preresnet import PreResNet, count_params, mean_weight_norm
+from ..science.timing import timed
 from .device import cpu_single_thread, pick_device
 from .records import atomic_write, record_path, set_aside
 
@@ -469,8 +470,9 @@ def train(model: torch.nn.Module, data: ImageData, epochs: int, *, seed: int = 0
         for epoch in range(start + 1, epochs + 1):
             t0 = time.perf_counter()
             rate = lr_at(epoch, lr, milestones)
-            loss, error = train_epoch(model, opt, rate, amp, x_train, data.y_train, gen, batch_size, flip, dev)
-            test_error = evaluate(model, data.x_test, data.y_test, dev, autocast=amp.autocast)
+            with timed("cifar"):
+                loss, error = train_epoch(model, opt, rate, amp, x_train, data.y_train, gen, batch_size, flip, dev)
+                test_error = evaluate(model, data.x_test, data.y_test, dev, autocast=amp.autocast)
             run.add({"epoch": epoch, "lr": rate, "train_loss": loss, "train_error": error, "test_error": test_error,
                      "avg_frobenius": mean_weight_norm(model), "seconds": time.perf_counter() - t0})
             log.info("%s: epoch %d/%d lr %g loss %.4f train err %.4f test err %.4f |W| %.4f (%.1fs)", desc, epoch,

@@ -17,9 +17,10 @@ from torch.func import grad_and_value, vmap
 from tqdm.std import tqdm
 
 from ..science import fused
-from ..science.hessian import hessian, summarize
+from ..science.hessian import eigenvalues, hessian, summarize
 from ..science.loss import Loss
 from ..science.models import avg_frobenius
+from ..science.timing import timed
 
 log = logging.getLogger(__name__)
 
@@ -111,21 +112,22 @@ def train_gd(
 
     log.info("%s: %d models, %d parameters each, %d epochs", desc, B, theta.shape[1], epochs)
     # No host synchronisation in the loop (records stay on the device) except for Hessian epochs.
-    for epoch in tqdm(range(epochs + 1), desc=desc, disable=not progress, leave=False):
-        g, value = step(theta, alive)
-        alive = alive & torch.isfinite(value) & (value <= diverge_above) & torch.isfinite(g).all(dim=1)
-        alive_rec[epoch] = alive
-        rec["loss"][epoch] = torch.where(alive, value, nan)
-        rec["grad_norm"][epoch] = torch.where(alive, g.norm(dim=1), nan)
-        rec["frob"][epoch] = torch.where(alive, frobenius(theta), nan)
-        if epoch in h_epochs:
-            j = h_epochs.index(epoch)
-            for b in np.flatnonzero(alive.cpu().numpy()):
-                s = summarize(torch.linalg.eigvalsh(hessian(loss, theta[b])))
-                for k in HESSIAN_FIELDS:
-                    h_rec[k][b, j] = getattr(s, k)
-        if epoch < epochs:
-            theta = torch.where(alive[:, None], theta - lr[:, None] * g, theta)
+    with timed("gd"):  # the Hessians of the loop count as theirs (shortcut.science.timing)
+        for epoch in tqdm(range(epochs + 1), desc=desc, disable=not progress, leave=False):
+            g, value = step(theta, alive)
+            alive = alive & torch.isfinite(value) & (value <= diverge_above) & torch.isfinite(g).all(dim=1)
+            alive_rec[epoch] = alive
+            rec["loss"][epoch] = torch.where(alive, value, nan)
+            rec["grad_norm"][epoch] = torch.where(alive, g.norm(dim=1), nan)
+            rec["frob"][epoch] = torch.where(alive, frobenius(theta), nan)
+            if epoch in h_epochs:
+                j = h_epochs.index(epoch)
+                for b in np.flatnonzero(alive.cpu().numpy()):
+                    s = summarize(eigenvalues(hessian(loss, theta[b])))
+                    for k in HESSIAN_FIELDS:
+                        h_rec[k][b, j] = getattr(s, k)
+            if epoch < epochs:
+                theta = torch.where(alive[:, None], theta - lr[:, None] * g, theta)
     dead = ~alive_rec.cpu().numpy()
     diverged_at = np.where(dead.any(axis=0), dead.argmax(axis=0), -1)
     if (diverged_at >= 0).any():

@@ -267,7 +267,7 @@ def derivation_table(Sxx, Sxy, depth: int, seeds: int = 2) -> pd.DataFrame:
     index, whether the interlacing (2) holds and whether ``neg(S|_K)/P`` lies in the range (4)."""
     import torch
 
-    from ..science.hessian import summarize
+    from ..science.hessian import eigenvalues, summarize
     from ..science.linear_hessian import linear_hessian
     from ..science.linear_index import fiber_basis, fiber_inertia, plain_fiber_negatives
     from ..science.models import flatten, plain_net, shortcut_net
@@ -284,7 +284,7 @@ def derivation_table(Sxx, Sxy, depth: int, seeds: int = 2) -> pd.DataFrame:
                 theta = flatten(W[:, None])
             else:                # Gaussian weights of the scale the 2-shortcut network trains at
                 theta = torch.randn(net.num_params, generator=g, dtype=Sxx.dtype) * 0.5 / d ** 0.5
-            s = summarize(torch.linalg.eigvalsh(linear_hessian(net, theta, Sxx, Sxy)))
+            s = summarize(eigenvalues(linear_hessian(net, theta, Sxx, Sxy)))
             neg = round(s.index * net.num_params)
             rank = net.num_params - fiber_basis(net, theta).shape[1]
             fib = fiber_inertia(net, theta, Sxx, Sxy).negative

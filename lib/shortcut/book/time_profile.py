@@ -1,0 +1,80 @@
+"""Where a build's time goes, chapter by chapter (``shortcut.book.build --profile-time``, ``make profile-book``).
+
+For each executed chapter: its wall time, split into the kernel's start-up (until its first cell runs),
+its set-up cells (the parameters, ``configure`` and the imports: the leading code cells that only set
+up), the work the library times by kind (:mod:`shortcut.science.timing`: GD epochs, Hessians,
+eigendecompositions, CIFAR steps) and the rest of the kernel's time (plots, tables, glue, data
+loading, and waiting on a process pool). Work done in a pool's workers is shown by kind as well, in
+worker-seconds (two workers side by side give up to twice the wall time). The site build is one more row.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..experiments.records import atomic_write
+from ..science.timing import KINDS, read_folder
+
+SETUP = re.compile(r"^\s*(import |from \S+ import |logging\.|plots\.setup|if P\.executor)|configure\(", re.M)
+
+
+def _when(stamp: str) -> float:
+    """Seconds since the epoch of one of papermill's ISO time stamps (UTC)."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).replace(tzinfo=timezone.utc).timestamp()
+
+
+def is_setup(cell: Any) -> bool:
+    """Whether a code cell only sets the chapter up: its parameters, ``configure``, the imports."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    if "parameters" in tags or "injected-parameters" in tags:
+        return True
+    lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return bool(lines) and all(SETUP.search(ln) or ln.startswith((" ", "\t")) for ln in lines)
+
+
+def chapter_row(chapter: str, nb: Any, started: float, wall: float, folder: Path, build_pid: int) -> dict:
+    """One chapter's times (seconds) from its executed notebook ``nb`` (papermill's per-cell record),
+    the wall clock at which its execution began and the ledgers its processes left in ``folder``."""
+    cells = [c for c in nb.cells if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    first = _when(cells[0].metadata.papermill["start_time"]) if cells else started + wall
+    setup = 0.0
+    for cell in cells:
+        if not is_setup(cell):
+            break
+        setup += float(cell.metadata.papermill.get("duration") or 0.0)
+    kernel = read_folder(folder, parent=build_pid)
+    every = read_folder(folder)
+    row = {"chapter": chapter, "wall": wall, "start-up": max(0.0, first - started), "set-up": setup}
+    for kind in KINDS:
+        row[kind] = every.get(kind, {}).get("seconds", 0.0)
+    in_kernel = sum(v["seconds"] for v in kernel.values())
+    row["workers"] = sum(v["seconds"] for v in every.values()) - in_kernel
+    row["other"] = max(0.0, wall - row["start-up"] - setup - in_kernel)
+    return row
+
+
+COLUMNS = ["wall", "start-up", "set-up", *KINDS, "other", "workers"]
+
+
+def table(rows: list[dict]) -> str:
+    """The rows as a Markdown table, seconds rounded, with a total row."""
+    head = "| chapter | " + " | ".join(COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
+    for r in [*rows, {"chapter": "**total**", **{c: sum(r.get(c, 0.0) for r in rows) for c in COLUMNS}}]:
+        lines.append(f"| {r['chapter']} | " + " | ".join(f"{r.get(c, 0.0):.0f}" for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+LEGEND = ("wall: the chapter from launch to last cell; start-up: the kernel until its first cell; set-up: parameters, "
+          "configure and imports; " + "; ".join(f"{k}: {v}" for k, v in KINDS.items())
+          + " (of the kernel and its workers); other: the rest of the kernel's time (plots, tables, data, waiting on "
+          "workers); workers: the timed work of a process pool's workers, in worker-seconds (inside the kinds).")
+
+
+def write(path: Path, rows: list[dict]) -> None:
+    with atomic_write(path) as fh:
+        json.dump(rows, fh, indent=1)
