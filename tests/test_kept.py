@@ -177,6 +177,46 @@ def test_the_status_table_shows_a_replication_beside_the_books_verdict(chapter):
     assert same.replications == {}  # the profile's own kept verdicts are not a column beside themselves
 
 
+def test_the_intro_says_how_a_replication_compares_figure_by_figure(chapter):
+    root, P = chapter
+    _replication_run(P, "e" * 40)
+    kept.keep_verdicts(P.results_dir, "big", root)
+    replications = verdicts.load_replications(root)
+    rows = book.load_verdicts(P.results_dir)
+
+    def report(verdict, extra=()):
+        return verdicts.StatusReport("default", "d", [dict(r, verdict=verdict) for r in rows] + list(extra),
+                                     [("dyn", "Dyn", "dyn.html")], P.results_dir, replications=replications)
+
+    same = report("partly").compare("big")
+    assert same == {"n": 1, "agree": 1, "differ": [], "checks_differ": [], "checks_compared": 0,
+                    "not_replicated": [], "commits": ["eeeeeee"]}
+    assert report("partly").compared_text("big")["differ"] == "None differs."
+    other = dict(rows[0], figure="Figure 8", verdict="reproduced")
+    c = report("reproduced", [other]).compare("big")
+    assert c["n"] == 1 and c["agree"] == 0 and c["differ"] == [("Figure 7", "reproduced", "partly")]
+    assert c["not_replicated"] == ["Figure 8"]
+    text = report("reproduced", [other]).compared_text("big")
+    assert text["differ"] == "They differ on Figure 7 (reproduced on MNIST, partly on big). Not run on big: Figure 8."
+    assert text["n"] == "1" and text["agree"] == "0" and text["commits"] == "eeeeeee"
+    checked = [dict(r, verdict="partly", checks=[{"name": "flat", "outcome": "passed"}, {"name": "low", "outcome": "failed"}])
+               for r in rows]
+    there = {"big": [dict(v, checks=[{"name": "flat", "outcome": "passed"}, {"name": "low", "outcome": "passed"}])
+                     for v in replications["big"]]}
+    c = verdicts.StatusReport("default", "d", checked, [], P.results_dir, replications=there).compare("big")
+    assert c["checks_compared"] == 2 and c["checks_differ"] == [("Figure 7", "low", "failed", "passed")]
+    text = verdicts.StatusReport("default", "d", checked, [], P.results_dir, replications=there).compared_text("big")
+    assert text["differ"] == "None differs. Check by check, the outcomes differ on Figure 7: “low” (failed on MNIST, passed on big)."
+    there["big"][0]["checks"][1]["outcome"] = "failed"
+    text = verdicts.StatusReport("default", "d", checked, [], P.results_dir, replications=there).compared_text("big")
+    assert text["differ"] == ("None differs. Check by check, too: each of the 2 checks has the same outcome on both, "
+                              "every comparison on the same side of its threshold.")
+    itself = verdicts.StatusReport("big", "d", rows, [], P.results_dir, replications=replications)
+    assert itself.compared_text("big")["differ"].startswith("(This page was built at profile 'big'")
+    none = verdicts.StatusReport("default", "d", rows, [], P.results_dir, replications={"fashion": []})
+    assert none.compared_text("fashion")["differ"].startswith("No figure has a verdict on both yet")
+
+
 def test_kept_verdicts_change_the_root_pages_build_hash(chapter, tmp_path):
     root, P = chapter
     plan, intro = _one_page_plan(root, tmp_path, "intro")

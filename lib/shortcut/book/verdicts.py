@@ -308,6 +308,7 @@ def _load_folder(folder: Path, order: Iterable[str] | None) -> list[Verdict]:
                     short_claim=entry.get("short_claim") or short_claim(entry.get("claim", "")),
                     scale_raw=entry.get("scale_raw", entry.get("scale", "")),
                     commit=data.get("commit", ""),
+                    checks=entry.get("checks"),
                 )
             )
     return out
@@ -469,6 +470,61 @@ class StatusReport:
             "replications": {profile: self._replicated(r["chapter"], name, verdicts)
                              for profile, verdicts in self.replications.items()},
         }
+
+    def compare(self, profile: str) -> dict[str, Any]:
+        """How the held-out replication ``profile`` compares with this build, figure by figure: ``n``, the
+        figures with a verdict in both; ``agree``, those with the same verdict; ``differ``, a
+        ``(figure, verdict here, verdict there)`` per other one; ``checks_differ``, a ``(figure, check,
+        outcome here, outcome there)`` per check whose outcome differs (``checks_compared`` checks of this
+        build compared); ``not_replicated``, the figures of this
+        build the replication has no verdict on; ``commits``, the commits the replication's runs were made at."""
+        rows = [row for row in self.table() if row["verdict"]]
+        both = [(row, row["replications"].get(profile)) for row in rows if row["replications"].get(profile)]
+        differ = [(row["item"], row["verdict"], there["verdict"]) for row, there in both if there["verdict"] != row["verdict"]]
+
+        def outcomes(verdicts) -> dict:
+            return {(v["chapter"], paper_name(v["figure"])): {c["name"]: c["outcome"] for c in v.get("checks") or []}
+                    for v in verdicts}
+
+        here, there = outcomes(self.rows), outcomes(self.replications.get(profile, []))
+        checks_differ, compared = [], 0
+        for key, a in here.items():
+            b = there.get(key)
+            if b is None:
+                continue
+            compared += len(a)
+            for check in [*a, *(c for c in b if c not in a)]:
+                if a.get(check) != b.get(check):
+                    checks_differ.append((display_label(key[1]), check, a.get(check), b.get(check)))
+        return {"n": len(both), "agree": len(both) - len(differ), "differ": differ, "checks_differ": checks_differ,
+                "checks_compared": compared,
+                "not_replicated": [row["item"] for row in rows if not row["replications"].get(profile)],
+                "commits": sorted({v.get("commit", "")[:7] for v in self.replications.get(profile, []) if v.get("commit")})}
+
+    def compared_text(self, profile: str) -> dict[str, str]:
+        """:meth:`compare` in words, for the prose (glued as ``<profile>_<key>``): ``n``, ``agree``,
+        ``commits``, and ``differ``: a sentence naming each figure whose verdicts differ (or saying none does)."""
+        c = self.compare(profile)
+        title = REPLICATION_TITLES.get(profile, profile).split(" (")[0]
+        if profile == self.profile:
+            differ = f"(This page was built at profile {profile!r}: its table's verdicts are the replication's own.)"
+        elif not c["n"]:
+            differ = f"No figure has a verdict on both yet (nothing kept in {KEPT_VERDICTS}/{profile}/)."
+        elif c["differ"]:
+            differ = "They differ on " + "; ".join(f"{item} ({here} on MNIST, {there} on {title})"
+                                                    for item, here, there in c["differ"]) + "."
+        else:
+            differ = "None differs."
+        if c["checks_differ"]:
+            differ += (" Check by check, the outcomes differ on " + "; ".join(
+                f"{item}: “{check}” ({a or 'absent'} on MNIST, {b or 'absent'} on {title})"
+                for item, check, a, b in c["checks_differ"]) + ".")
+        elif c["checks_compared"]:
+            differ += (f" Check by check, too: each of the {c['checks_compared']} checks has the same outcome on both, "
+                       "every comparison on the same side of its threshold.")
+        if c["not_replicated"]:
+            differ += f" Not run on {title}: {', '.join(c['not_replicated'])}."
+        return {"n": str(c["n"]), "agree": str(c["agree"]), "commits": ", ".join(c["commits"]) or "none", "differ": differ}
 
     @staticmethod
     def _replicated(chapter: str, name: str, verdicts: list[Mapping]) -> dict[str, str] | None:
