@@ -33,6 +33,8 @@ define pip_install_lock
 	echo "$(1) -m pip install $$args -r $(2)"; \
 	$(1) -m pip install $$args -r $(2) || { echo "make: pip could not install $(2) (torch's CPU build comes from TORCH_INDEX=$(TORCH_INDEX) when no wheel folder of pip's own has it)" >&2; exit 1; }
 endef
+# the test processes side by side (pytest-xdist): auto is one per core; JOBS=0 runs the tests in pytest's own process
+JOBS     ?= auto
 # the second pass of `make test`: the fast tests again with one BLAS / OpenMP thread (other kernels,
 # other summation orders: a result that depends on them fails here)
 ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -42,7 +44,7 @@ ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 help:
 	@echo "make book     [PROFILE=default] [ARGS='--force -p chapter.param=value']  execute every chapter, build $(SITE)/index.html"
 	@echo "make profile-book [PROFILE=default] [ARGS=--force]                       make book, then where each chapter's time went (benchmarks/README.md)"
-	@echo "make test     [ARGS='-k book']                                           the tests (incl. a whole-book build at the ci profile), then the fast ones with one BLAS thread"
+	@echo "make test     [ARGS='-k book'] [JOBS=auto]                               the tests (incl. a whole-book build at the ci profile), then the fast ones with one BLAS thread; JOBS processes side by side"
 	@echo "make test-lowest [ARGS=...]                                              the fast tests with the lowest versions allowed (.venv-lowest)"
 	@echo "make lock     [LOCK_ARGS=--upgrade]                                      regenerate requirements/lock.txt and lowest.txt (uv pip compile)"
 	@echo "make chapter  NAME=theorems [PROFILE=ci]                                 execute one chapter (and the intro), rebuild the site"
@@ -91,12 +93,12 @@ profile-book: $(STAMP)
 	$(PY) -m shortcut.book.build --profile $(PROFILE) --profile-time $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(JOBS) $(ARGS)
 	@echo "==> the fast tests again, with one BLAS / OpenMP thread ($(ONE_THREAD))"
-	$(ONE_THREAD) $(PY) -m pytest -m "not slow" $(ARGS) || test $$? -eq 5
+	$(ONE_THREAD) $(PY) -m pytest -m "not slow" -n $(JOBS) $(ARGS) || test $$? -eq 5
 
 test-lowest: $(VENV_LOWEST)/.installed-stamp
-	$(VENV_LOWEST)/bin/python -m pytest -m "not slow" $(ARGS) || test $$? -eq 5
+	$(VENV_LOWEST)/bin/python -m pytest -m "not slow" -n $(JOBS) $(ARGS) || test $$? -eq 5
 
 chapter: $(STAMP)
 	@test -n "$(NAME)" || { echo "usage: make chapter NAME=<chapter> [PROFILE=ci]"; exit 2; }
