@@ -93,11 +93,14 @@ def test_a_chapter_row_splits_start_up_set_up_work_and_the_rest(tmp_path, monkey
         time.sleep(0.05)
     timing._totals.clear()
     started = time_profile._when("2026-12-07T10:00:00Z")
-    row = time_profile.chapter_row("dynamics", nb, started, 60.0, tmp_path, build_pid=os.getppid())
+    row = time_profile.chapter_row("dynamics", nb, started, 60.0, tmp_path, build_pid=os.getppid(), cpu=90.0)
     assert row["start-up"] == pytest.approx(3.0)
     assert row["set-up"] == pytest.approx(3.01)
     assert row["gd"] == pytest.approx(0.05, abs=0.03)
     assert row["other"] == pytest.approx(60.0 - 3.0 - 3.01 - row["gd"])
     assert row["workers"] == pytest.approx(0.0)
     text = time_profile.table([row])
-    assert "| dynamics | 60 | 3 | 3 |" in text and "| **total** | 60 |" in text
+    assert "| dynamics | 60 | 90 | 3 | 3 |" in text and "| **total** | 60 | 90 |" in text
+    site = {"chapter": "(the site build)", "wall": 20.0}
+    assert "| (the site build) | 20 | 0 |" in time_profile.table([row, site])
+    assert "| x | 1 | – |" in time_profile.table([{"chapter": "x", "wall": 1.0, "cpu": float("nan")}])

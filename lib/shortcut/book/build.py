@@ -535,6 +535,14 @@ def _kernel_manager(log: Any) -> type:
     return LoggedKernelManager
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (a chapter's kernel, and the workers it waited for)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def execute(plan: Plan, page: Page) -> float:
     """Run one chapter into ``<build>/<profile>/running/``; returns its wall time. On success the
     notebook moves into the staging tree (hash first); on failure or interruption it moves to
@@ -560,7 +568,7 @@ def execute(plan: Plan, page: Page) -> float:
     shutil.rmtree(ledger, ignore_errors=True)
     if plan.profile_time:
         os.environ[timing.ENV] = str(ledger)
-    t0 = time.time()
+    t0, cpu0 = time.time(), _children_cpu()
     try:
         with open(log_path, "ab") as log:  # appends, as asyncio's handler does: neither overwrites the other
             pm.execute_notebook(
@@ -589,7 +597,7 @@ def execute(plan: Plan, page: Page) -> float:
     wall = time.time() - t0
     nb = nbformat.read(running, as_version=4)
     if plan.profile_time:
-        plan.times.append(time_profile.chapter_row(page.name, nb, t0, wall, ledger, os.getpid()))
+        plan.times.append(time_profile.chapter_row(page.name, nb, t0, wall, ledger, os.getpid(), _children_cpu() - cpu0))
     for_readers(plan, nb)
     nbformat.write(nb, running)
     return wall
@@ -913,10 +921,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_site:
             print(f"==> executed: {', '.join(executed) or 'nothing'}; site not built (--no-site)")
             return 0
-        t_site = time.time()
+        t_site, cpu_site = time.time(), _children_cpu()
         site = build_site(plan, left_out)
         if plan.profile_time:
-            plan.times.append({"chapter": "(the site build)", "wall": time.time() - t_site})
+            plan.times.append({"chapter": "(the site build)", "wall": time.time() - t_site, "cpu": _children_cpu() - cpu_site})
         if plan.strict:
             check_site(plan, site)
     except ChapterFailed as err:

@@ -36,9 +36,11 @@ def is_setup(cell: Any) -> bool:
     return bool(lines) and all(SETUP.search(ln) or ln.startswith((" ", "\t")) for ln in lines)
 
 
-def chapter_row(chapter: str, nb: Any, started: float, wall: float, folder: Path, build_pid: int) -> dict:
+def chapter_row(chapter: str, nb: Any, started: float, wall: float, folder: Path, build_pid: int,
+                cpu: float | None = None) -> dict:
     """One chapter's times (seconds) from its executed notebook ``nb`` (papermill's per-cell record),
-    the wall clock at which its execution began and the ledgers its processes left in ``folder``."""
+    the wall clock at which its execution began, the ledgers its processes left in ``folder`` and the
+    CPU seconds of its kernel and workers (``cpu``; ``cpu / wall`` is how many cores it kept busy)."""
     cells = [c for c in nb.cells if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")]
     first = _when(cells[0].metadata.papermill["start_time"]) if cells else started + wall
     setup = 0.0
@@ -48,7 +50,8 @@ def chapter_row(chapter: str, nb: Any, started: float, wall: float, folder: Path
         setup += float(cell.metadata.papermill.get("duration") or 0.0)
     kernel = read_folder(folder, parent=build_pid)
     every = read_folder(folder)
-    row = {"chapter": chapter, "wall": wall, "start-up": max(0.0, first - started), "set-up": setup}
+    row = {"chapter": chapter, "wall": wall, "cpu": cpu if cpu is not None else float("nan"),
+           "start-up": max(0.0, first - started), "set-up": setup}
     for kind in KINDS:
         row[kind] = every.get(kind, {}).get("seconds", 0.0)
     in_kernel = sum(v["seconds"] for v in kernel.values())
@@ -57,19 +60,25 @@ def chapter_row(chapter: str, nb: Any, started: float, wall: float, folder: Path
     return row
 
 
-COLUMNS = ["wall", "start-up", "set-up", *KINDS, "other", "workers"]
+COLUMNS = ["wall", "cpu", "start-up", "set-up", *KINDS, "other", "workers"]
+
+
+def _cell(value: float) -> str:
+    return f"{value:.0f}" if value == value else "–"
 
 
 def table(rows: list[dict]) -> str:
     """The rows as a Markdown table, seconds rounded, with a total row."""
     head = "| chapter | " + " | ".join(COLUMNS) + " |"
     lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
-    for r in [*rows, {"chapter": "**total**", **{c: sum(r.get(c, 0.0) for r in rows) for c in COLUMNS}}]:
-        lines.append(f"| {r['chapter']} | " + " | ".join(f"{r.get(c, 0.0):.0f}" for c in COLUMNS) + " |")
+    total = {c: sum(v for r in rows if (v := r.get(c, 0.0)) == v) for c in COLUMNS}  # a missing cpu (nan) left out
+    for r in [*rows, {"chapter": "**total**", **total}]:
+        lines.append(f"| {r['chapter']} | " + " | ".join(_cell(r.get(c, 0.0)) for c in COLUMNS) + " |")
     return "\n".join(lines)
 
 
-LEGEND = ("wall: the chapter from launch to last cell; start-up: the kernel until its first cell; set-up: parameters, "
+LEGEND = ("wall: the chapter from launch to last cell; cpu: the CPU seconds of its kernel and workers (cpu/wall: the "
+          "cores kept busy); start-up: the kernel until its first cell; set-up: parameters, "
           "configure and imports; " + "; ".join(f"{k}: {v}" for k, v in KINDS.items())
           + " (of the kernel and its workers); other: the rest of the kernel's time (plots, tables, data, waiting on "
           "workers); workers: the timed work of a process pool's workers, in worker-seconds (inside the kinds).")
