@@ -77,7 +77,7 @@ CHAPTER_BODY = """
 ```{code-cell} ipython3
 import json, os, time
 (P.results_dir / P.chapter).mkdir(parents=True, exist_ok=True)
-(P.results_dir / P.chapter / "record.json").write_text(json.dumps({"pid": os.getpid()}))
+(P.results_dir / P.chapter / "record.json").write_text(json.dumps({"pid": os.getpid(), "threads": os.environ.get("OMP_NUM_THREADS")}))
 assert not P.fail, "this chapter was asked to fail"
 time.sleep(P.nap)
 ```
@@ -397,6 +397,56 @@ def test_partial_builds_failed_chapters_and_replaced_verdicts(fake, tmp_path):
     rows = book.load_verdicts(b / "results" / "ci")
     assert [(r["chapter"], r["figure"]) for r in rows] == [("alpha", "Fig B")]
     assert "Fig B" in (b / "ci" / "html" / "book" / "intro.html").read_text()
+
+
+def _cell_times(path: Path) -> tuple[float, float]:
+    """When a notebook's first code cell started and its last one ended (papermill's record), in seconds."""
+    from datetime import datetime
+
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    when = [datetime.fromisoformat(c["metadata"]["papermill"][k].replace("Z", "+00:00")).timestamp()
+            for c, k in ((cells[0], "start_time"), (cells[-1], "end_time"))]
+    return when[0], when[1]
+
+
+@pytest.mark.slow
+def test_chapters_run_side_by_side_with_the_cores_shared_and_a_failure_keeps_the_other(fake, tmp_path):
+    b = tmp_path / "b"
+    proc = run_build(fake, "--jobs", "2", "-p", "alpha.nap=5", "-p", "beta.nap=5", "--build-dir", str(b), "--no-site")
+    assert proc.returncode == 0, _fail(proc)
+    assert "2 chapters, 2 at a time" in proc.stdout
+    assert "[alpha] " in proc.stdout and "[beta] " in proc.stdout  # papermill's lines, each with its chapter
+    (a0, a1), (b0, b1) = (_cell_times(b / "ci" / "site-src" / "book" / f"{c}.ipynb") for c in ("alpha", "beta"))
+    assert a0 < b1 and b0 < a1, "the two chapters did not overlap"
+    shared = os.environ.get("OMP_NUM_THREADS") or str(build.kernel_threads(2)["OMP_NUM_THREADS"])
+    for c in ("alpha", "beta"):
+        assert json.loads((b / "results" / "ci" / c / "record.json").read_text())["threads"] == shared
+    assert proc.stdout.index("alpha: done") < proc.stdout.index("intro: executing")  # the root page last
+    assert proc.stdout.index("beta: done") < proc.stdout.index("intro: executing")
+
+    # beta fails at once while alpha naps: alpha finishes and is kept, beta goes to failed/, exit 1
+    again = run_build(fake, "--jobs", "2", "--force", "-p", "alpha.nap=5", "-p", "beta.fail=true", "--build-dir", str(b),
+                      "--no-site")
+    assert again.returncode == 1, _fail(again)
+    assert "beta failed; waiting for alpha to finish (kept), starting no other chapter" in again.stdout
+    assert "alpha: done" in again.stdout and "asked to fail" in again.stderr
+    assert (b / "ci" / "site-src" / "book" / "alpha.ipynb").is_file()
+    assert (b / "ci" / "failed" / "book" / "beta.ipynb").is_file()
+
+
+def test_kernel_threads_share_the_cores_and_keep_a_setting_of_the_callers(monkeypatch):
+    for var in build.THREAD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    assert build.kernel_threads(2, cores=2) == {v: "1" for v in build.THREAD_VARS}
+    assert build.kernel_threads(3, cores=16)["OMP_NUM_THREADS"] == "5"
+    assert build.kernel_threads(4, cores=2)["OMP_NUM_THREADS"] == "1"  # at least one each
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert "OMP_NUM_THREADS" not in build.kernel_threads(2, cores=8)
+
+
+def test_jobs_below_one_is_refused_naming_the_option(fake, tmp_path):
+    proc = run_build(fake, "--jobs", "0", "--build-dir", str(tmp_path / "b"))
+    assert proc.returncode == 2 and "--jobs 0: the number of chapters executed side by side must be at least 1" in proc.stderr
 
 
 @pytest.mark.slow

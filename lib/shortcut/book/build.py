@@ -40,6 +40,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import re
 import shutil
 import signal
@@ -100,6 +101,7 @@ class Plan:
     force: bool = False
     strict: bool = False
     profile_time: bool = False
+    jobs: int = 1  # chapters executed side by side (--jobs)
     times: list[dict] = field(default_factory=list)  # --profile-time: a row per executed chapter (shortcut.book.time_profile)
     executed: list[str] = field(default_factory=list)  # chapters run to the end by this build, in order
     started: float = field(default_factory=time.time)
@@ -138,6 +140,12 @@ class Plan:
 # ---------------------------------------------------------------------------------------------------
 
 
+def default_jobs() -> int:
+    """Chapters side by side by default: one per core (``SHORTCUT_JOBS`` overrides)."""
+    text = os.environ.get("SHORTCUT_JOBS", "")
+    return int(text) if text.isdigit() and int(text) > 0 else max(1, os.cpu_count() or 1)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="python -m shortcut.build",
@@ -162,6 +170,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="where builds go (default: <root>/_build; <results-dir>/_build when --results-dir is given)")
     ap.add_argument("--results-dir", type=Path, help="where chapters write results and verdicts (default: <build-dir>/results/<profile>)")
     ap.add_argument("--no-site", action="store_true", help="execute the chapters but do not build the site")
+    ap.add_argument("--jobs", type=int, default=None, metavar="N",
+                    help="execute up to N chapters side by side, the cores shared out among their kernels "
+                         "(default: one per core, here %(default_jobs)s; 1: one after another)".replace(
+                             "%(default_jobs)s", str(default_jobs())))
     ap.add_argument("--profile-time", action="store_true",
                     help="print where each executed chapter's time went (kernel start-up, set-up, GD, Hessians, "
                          "eigendecompositions, CIFAR steps, the rest) and the site build's; kept in <build>/<profile>/time-profile.json")
@@ -235,8 +247,11 @@ def make_plan(args: argparse.Namespace) -> Plan:
         raise UsageError(str(err)) from err
 
     build_dir, results_dir = build_and_results_dirs(root, args.profile, args.build_dir, args.results_dir)
+    jobs = default_jobs() if getattr(args, "jobs", None) is None else args.jobs
+    if jobs < 1:
+        raise UsageError(f"--jobs {jobs}: the number of chapters executed side by side must be at least 1")
     plan = Plan(root, args.profile, data, build_dir, results_dir, pages, selected, overrides, args.force, args.strict,
-                getattr(args, "profile_time", False))
+                getattr(args, "profile_time", False), jobs=jobs)
     check_results_dir(plan)
     return plan
 
@@ -494,11 +509,21 @@ def convert(plan: Plan, page: Page) -> Path:
     return dst
 
 
+class _ChapterPrefix(logging.Filter):
+    """Papermill's lines of a chapter run side by side with others start with the chapter's name (its thread's)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = threading.current_thread().name
+        record.chapter = "" if threading.current_thread() is threading.main_thread() else f"[{name}] "
+        return True
+
+
 def _papermill_logging() -> None:
     logger = logging.getLogger("papermill")
     if not any(getattr(h, "_shortcut", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("    %(message)s"))
+        handler.setFormatter(logging.Formatter("    %(chapter)s%(message)s"))
+        handler.addFilter(_ChapterPrefix())
         handler._shortcut = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -511,25 +536,46 @@ def _asyncio_log_to(path: Path) -> None:
     is logged as "Task exception was never retrieved" with a traceback, at garbage collection, after
     the build's one-line summary. It belongs beside the kernel's dying words."""
     logger = logging.getLogger("asyncio")
-    for old in [h for h in logger.handlers if getattr(h, "_shortcut", False)]:
-        logger.removeHandler(old)
-        old.close()
-    handler = logging.FileHandler(path, mode="a", encoding="utf-8", delay=True)
-    handler.setFormatter(logging.Formatter("build (asyncio): %(message)s"))
-    handler._shortcut = True  # type: ignore[attr-defined]
-    logger.addHandler(handler)
+    handler = next((h for h in logger.handlers if isinstance(h, _PerChapterFile)), None)
+    if handler is None:
+        handler = _PerChapterFile()
+        handler.setFormatter(logging.Formatter("build (asyncio): %(message)s"))
+        logger.addHandler(handler)
+    handler.paths[threading.current_thread().name] = path
     logger.propagate = False
 
 
-def _kernel_manager(log: Any) -> type:
+class _PerChapterFile(logging.Handler):
+    """Appends a record to the log file of the chapter whose thread logs it (the last chapter's when
+    another thread does, e.g. at garbage collection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: dict[str, Path] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        path = self.paths.get(threading.current_thread().name) or next(reversed(self.paths.values()), None)
+        if path is None:
+            return
+        try:
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(self.format(record) + "\n")
+        except OSError:
+            self.handleError(record)
+
+
+def _kernel_manager(log: Any, env: dict[str, str] | None = None) -> type:
     """A kernel manager whose kernel writes its own stderr (start-up warnings, the kernel's dying
-    words) to the open file ``log`` rather than to the build's terminal."""
+    words) to the open file ``log`` rather than to the build's terminal, and whose environment is the
+    build's with ``env`` on top (per chapter: chapters run side by side share this process's own)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class LoggedKernelManager(AsyncKernelManager):
         async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
             cmd, kw = await super()._async_pre_start_kernel(**kw)
             kw["stderr"] = log
+            if env:
+                kw["env"] = {**(kw.get("env") or os.environ), **env}
             return cmd, kw
 
     return LoggedKernelManager
@@ -543,10 +589,11 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def execute(plan: Plan, page: Page) -> float:
+def execute(plan: Plan, page: Page, threads: dict[str, str] | None = None) -> float:
     """Run one chapter into ``<build>/<profile>/running/``; returns its wall time. On success the
     notebook moves into the staging tree (hash first); on failure or interruption it moves to
-    ``<build>/<profile>/failed/`` and ChapterFailed (or KeyboardInterrupt) says where."""
+    ``<build>/<profile>/failed/`` and ChapterFailed (or KeyboardInterrupt) says where. ``threads``:
+    the kernel's thread settings (environment variables) when chapters run side by side."""
     import nbformat
     import papermill as pm
 
@@ -566,15 +613,16 @@ def execute(plan: Plan, page: Page) -> float:
     _asyncio_log_to(log_path)
     ledger = plan.profile_dir / "time-ledgers" / page.name  # --profile-time: the processes' ledgers (shortcut.science.timing)
     shutil.rmtree(ledger, ignore_errors=True)
+    env = dict(threads or {})
     if plan.profile_time:
-        os.environ[timing.ENV] = str(ledger)
+        env[timing.ENV] = str(ledger)
     t0, cpu0 = time.time(), _children_cpu()
     try:
         with open(log_path, "ab") as log:  # appends, as asyncio's handler does: neither overwrites the other
             pm.execute_notebook(
                 str(src), str(running), parameters=params, kernel_name="python3", cwd=str(page.source.parent),
                 log_output=True, progress_bar=sys.stderr.isatty(), request_save_on_cell_execute=True,
-                kernel_manager_class=_kernel_manager(log),
+                kernel_manager_class=_kernel_manager(log, env),
             )
     except BaseException as err:
         if running.is_file():
@@ -592,12 +640,12 @@ def execute(plan: Plan, page: Page) -> float:
         # kernel died, timeout, missing kernel ...
         raise ChapterFailed(f"chapter {page.name!r} failed: {type(err).__name__}: {err}\n"
                             f"  the (partly) executed notebook (left out of the site): {where}") from err
-    finally:
-        os.environ.pop(timing.ENV, None)
     wall = time.time() - t0
     nb = nbformat.read(running, as_version=4)
     if plan.profile_time:
-        plan.times.append(time_profile.chapter_row(page.name, nb, t0, wall, ledger, os.getpid(), _children_cpu() - cpu0))
+        # side by side, this process's finished children are several chapters': the CPU is counted for all of them
+        cpu = None if threads is not None else _children_cpu() - cpu0
+        plan.times.append(time_profile.chapter_row(page.name, nb, t0, wall, ledger, os.getpid(), cpu))
     for_readers(plan, nb)
     nbformat.write(nb, running)
     return wall
@@ -651,56 +699,122 @@ def verdict_files(plan: Plan) -> list[Path]:
 
 
 def run_chapters(plan: Plan) -> tuple[list[str], list[str]]:
-    """Execute what needs executing; returns (executed, left out of the site)."""
+    """Execute what needs executing — the chapters up to ``plan.jobs`` at a time, then the root page,
+    which shows their verdicts; returns (executed, left out of the site)."""
     os.environ.setdefault("TQDM_MININTERVAL", "20")  # progress bars in the kernels: a line every 20 s, not a page of them
     os.environ[book.ROOT_ENV] = str(plan.root)  # the kernels find the book even from a foreign cwd
     os.environ[book.STAGE_ENV] = str(plan.stage)  # the intro links only the chapters in the site
     plan.results_dir.mkdir(parents=True, exist_ok=True)
     notebooks = plan.notebooks
     root_page = plan.pages[0] if plan.pages[0].kind == "notebook" else None
-    order = [p for p in notebooks if p is not root_page] + ([root_page] if root_page else [])
-    executed = plan.executed
     stale: list[str] = []
-    for page in order:
-        is_root = page is root_page
-        extra = verdict_files(plan) if is_root else []
-        digest = fingerprint(plan, page, extra)
-        current = is_current(plan, page, digest)
-        wanted = page.name in plan.selected or (is_root and bool(executed))
-        if is_root and not current:
-            wanted = True  # the status page always reflects the verdicts there are
-        if not wanted:
-            if not executed_path(plan, page).is_file():
-                stale.append(page.name)
-                if failed_path(plan, page).is_file():
-                    print(f"==> {page.name}: its last run at profile {plan.profile!r} failed or was interrupted "
-                          f"({failed_path(plan, page)}); left out of the site")
-                else:
-                    print(f"==> {page.name}: never executed at profile {plan.profile!r}; left out of the site")
-            elif not current:
-                stale.append(page.name)
-                print(f"==> {page.name}: NOT re-executed although {what_changed(plan, page, extra)} "
-                      "(not in --chapters); the site shows its last run")
-            continue
-        if current and (not plan.force or ran_since_start(plan, page)) and not (is_root and executed):
-            print(f"==> {page.name}: up to date ({executed_path(plan, page).relative_to(plan.build_dir)})")
-            continue
-        seconds = execute(plan, page)
-        # Hash what it saw (the root page: the verdicts as they are now), then move it into the site.
-        running = plan.running / f"{page.page}.ipynb"
-        out = executed_path(plan, page)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_hash(plan, page, verdict_files(plan) if is_root else [])
-        os.replace(running, out)
-        executed.append(page.name)
-        print(f"==> {page.name}: done in {seconds:.1f} s -> {out}", flush=True)
+    todo = [p for p in notebooks if p is not root_page and _wanted(plan, p, False, stale)]
+    run_side_by_side(plan, todo)
+    if root_page is not None and _wanted(plan, root_page, True, stale):
+        _finish(plan, root_page, execute(plan, root_page), is_root=True)
     missing = [p.name for p in notebooks if not executed_path(plan, p).is_file()]
     if plan.strict and (stale or missing):
         raise ChapterFailed(
             f"--strict: chapter(s) {', '.join(sorted(set(stale) | set(missing)))} are missing or stale at profile "
             f"{plan.profile!r}; build without --chapters (or with --force)"
         )
-    return executed, missing
+    return plan.executed, missing
+
+
+def _wanted(plan: Plan, page: Page, is_root: bool, stale: list[str]) -> bool:
+    """Whether ``page`` is to be executed now; says why not when it is not (a stale or missing page
+    joins ``stale``). The root page runs whenever a chapter ran or the verdicts it shows changed."""
+    extra = verdict_files(plan) if is_root else []
+    current = is_current(plan, page, fingerprint(plan, page, extra))
+    wanted = page.name in plan.selected or (is_root and bool(plan.executed)) or (is_root and not current)
+    if not wanted:
+        if not executed_path(plan, page).is_file():
+            stale.append(page.name)
+            if failed_path(plan, page).is_file():
+                print(f"==> {page.name}: its last run at profile {plan.profile!r} failed or was interrupted "
+                      f"({failed_path(plan, page)}); left out of the site")
+            else:
+                print(f"==> {page.name}: never executed at profile {plan.profile!r}; left out of the site")
+        elif not current:
+            stale.append(page.name)
+            print(f"==> {page.name}: NOT re-executed although {what_changed(plan, page, extra)} "
+                  "(not in --chapters); the site shows its last run")
+        return False
+    if current and (not plan.force or ran_since_start(plan, page)) and not (is_root and plan.executed):
+        print(f"==> {page.name}: up to date ({executed_path(plan, page).relative_to(plan.build_dir)})")
+        return False
+    return True
+
+
+def _finish(plan: Plan, page: Page, seconds: float, is_root: bool = False) -> None:
+    """Hash what a chapter saw (the root page: the verdicts as they are now), then move it into the site."""
+    running = plan.running / f"{page.page}.ipynb"
+    out = executed_path(plan, page)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_hash(plan, page, verdict_files(plan) if is_root else [])
+    os.replace(running, out)
+    plan.executed.append(page.name)
+    print(f"==> {page.name}: done in {seconds:.1f} s -> {out}", flush=True)
+
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def kernel_threads(jobs: int, cores: int | None = None) -> dict[str, str]:
+    """The thread settings of each of ``jobs`` kernels side by side: the cores shared out (at least one
+    each), so that the kernels' BLAS / OpenMP threads do not outnumber the cores — oversubscribed,
+    their threads spin waiting on each other. A setting of the build's own environment is kept."""
+    n = max(1, (cores or os.cpu_count() or 1) // max(1, jobs))
+    return {var: str(n) for var in THREAD_VARS if var not in os.environ}
+
+
+def run_side_by_side(plan: Plan, pages: list[Page]) -> None:
+    """Execute ``pages``, up to ``plan.jobs`` at a time (each in a thread of this process that drives
+    its own kernel; the kernel logs are per chapter, and papermill's lines are prefixed with the
+    chapter). A failed chapter stops new ones from starting; those already running finish, are kept,
+    and then the failure is raised."""
+    jobs = min(plan.jobs, len(pages))
+    if jobs <= 1:
+        for page in pages:
+            _finish(plan, page, execute(plan, page))
+        return
+    threads = kernel_threads(jobs)
+    print(f"==> {len(pages)} chapters, {jobs} at a time ({', '.join(f'{k}={v}' for k, v in threads.items()) or 'threads as set'} "
+          "per kernel); papermill's lines start with the chapter's name", flush=True)
+    done: queue.Queue = queue.Queue()
+
+    def work(page: Page) -> None:
+        try:
+            done.put((page, execute(plan, page, threads), None))
+        except BaseException as err:  # noqa: BLE001 - handed to the main thread, which raises it
+            done.put((page, 0.0, err))
+
+    pending, running, failure = list(pages), set(), None
+    t0, cpu0 = time.time(), _children_cpu()
+    while pending or running:
+        while pending and len(running) < jobs and failure is None:
+            page = pending.pop(0)
+            running.add(page.name)
+            threading.Thread(target=work, args=(page,), name=page.name, daemon=True).start()
+        if not running:
+            break
+        try:
+            page, seconds, err = done.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        running.discard(page.name)
+        if err is None:
+            _finish(plan, page, seconds)
+        elif failure is None:
+            failure = err
+            if running:
+                print(f"==> {page.name} failed; waiting for {', '.join(sorted(running))} to finish (kept), "
+                      f"starting no other chapter", flush=True)
+    if plan.profile_time:
+        plan.times.append({"chapter": f"(the {len(pages)} chapters above, {jobs} at a time)", "wall": time.time() - t0,
+                           "cpu": _children_cpu() - cpu0})
+    if failure is not None:
+        raise failure
 
 
 # ---------------------------------------------------------------------------------------------------
