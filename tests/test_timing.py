@@ -104,3 +104,7 @@ def test_a_chapter_row_splits_start_up_set_up_work_and_the_rest(tmp_path, monkey
     site = {"chapter": "(the site build)", "wall": 20.0}
     assert "| (the site build) | 20 | 0 |" in time_profile.table([row, site])
     assert "| x | 1 | – |" in time_profile.table([{"chapter": "x", "wall": 1.0, "cpu": float("nan")}])
+    side = [dict(row, chapter="a", side_by_side=True, cpu=float("nan")), dict(row, chapter="b", side_by_side=True,
+            cpu=float("nan")), {"chapter": "(both, 2 at a time)", "wall": 70.0, "cpu": 130.0}]
+    text = time_profile.table(side)
+    assert "| **total** | 70 | 130 |" in text  # the overlapping chapters' walls are counted once, in their group

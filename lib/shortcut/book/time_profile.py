@@ -50,7 +50,7 @@ def chapter_row(chapter: str, nb: Any, started: float, wall: float, folder: Path
         setup += float(cell.metadata.papermill.get("duration") or 0.0)
     kernel = read_folder(folder, parent=build_pid)
     every = read_folder(folder)
-    row = {"chapter": chapter, "wall": wall, "cpu": cpu if cpu is not None else float("nan"),
+    row = {"chapter": chapter, "wall": wall, "cpu": cpu if cpu is not None else float("nan"), "side_by_side": cpu is None,
            "start-up": max(0.0, first - started), "set-up": setup}
     for kind in KINDS:
         row[kind] = every.get(kind, {}).get("seconds", 0.0)
@@ -68,10 +68,14 @@ def _cell(value: float) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    """The rows as a Markdown table, seconds rounded, with a total row."""
+    """The rows as a Markdown table, seconds rounded, with a total row (the wall time of chapters run side
+    by side, ``side_by_side`` rows, counted once, in their group's row)."""
     head = "| chapter | " + " | ".join(COLUMNS) + " |"
     lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
-    total = {c: sum(v for r in rows if (v := r.get(c, 0.0)) == v) for c in COLUMNS}  # a missing cpu (nan) left out
+    # the chapters of a side-by-side run overlap: their group's row counts the wall and CPU time, they do not
+    alone = [r for r in rows if not r.get("side_by_side")]
+    total = {c: sum(v for r in (alone if c in ("wall", "cpu") else rows) if (v := r.get(c, 0.0)) == v)  # nan: left out
+             for c in COLUMNS}
     for r in [*rows, {"chapter": "**total**", **total}]:
         lines.append(f"| {r['chapter']} | " + " | ".join(_cell(r.get(c, 0.0)) for c in COLUMNS) + " |")
     return "\n".join(lines)
