@@ -28,12 +28,13 @@ COMPILE  = pyproject.toml --extra book --extra cluster --extra test -c requireme
 # waits on it (scripts/torch_index.py). TORCH_INDEX=<a mirror> for another index; TORCH_INDEX= for none.
 TORCH_INDEX  ?= https://download.pytorch.org/whl/cpu
 # $(call pip_install_lock,PYTHON,LOCKFILE): install a lock file's exact versions, torch from TORCH_INDEX.
-# --no-compile: pip would byte-compile every module of every package (half of the install's time, 70 s
-# against 33 s on 2 cores); Python compiles the modules the book imports on first use, into the venv.
+# (pip byte-compiles every module: half of the install's 70 s on 2 cores, but without it a machine with
+# PYTHONDONTWRITEBYTECODE set, as this one, compiles every import of every process again: make test
+# took 341 s for its first pass instead of 203.)
 define pip_install_lock
 @args=$$($(1) scripts/torch_index.py $(2) "$(TORCH_INDEX)") || exit 2; \
-	echo "$(1) -m pip install --no-compile $$args -r $(2)"; \
-	$(1) -m pip install --no-compile $$args -r $(2) || { echo "make: pip could not install $(2) (torch's CPU build comes from TORCH_INDEX=$(TORCH_INDEX) when no wheel folder of pip's own has it)" >&2; exit 1; }
+	echo "$(1) -m pip install $$args -r $(2)"; \
+	$(1) -m pip install $$args -r $(2) || { echo "make: pip could not install $(2) (torch's CPU build comes from TORCH_INDEX=$(TORCH_INDEX) when no wheel folder of pip's own has it)" >&2; exit 1; }
 endef
 # the test processes side by side (pytest-xdist): auto is one per core; JOBS=0 runs the tests in pytest's own process
 JOBS     ?= auto

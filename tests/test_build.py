@@ -595,3 +595,13 @@ def test_the_readme_fork_recipe(tmp_path):
     intro = (site / "intro.html").read_text()
     # its row in the status table: the figure's name, linked to the figure on the fork's page
     assert re.search(r'<td class="shortcut-item"><a href="my_fork\.html#[^"]*"[^>]*>' + re.escape(rows[0]["figure"]), intro)
+
+
+def test_a_chapter_with_a_pool_of_its_own_runs_alone():
+    from types import SimpleNamespace
+
+    data = {"common": {"device": "auto"}, "path": Path("p.yaml"),
+            "chapters": {"a": {"executor": "process"}, "b": {"executor": "inline"}, "c": {}, "d": {"executor": "inline"}}}
+    plan = SimpleNamespace(profile_data=data, root=None, overrides={"d": {"executor": "dask"}})
+    pools = {name: build.has_pool(plan, SimpleNamespace(name=name)) for name in "abcd"}
+    assert pools == {"a": True, "b": False, "c": False, "d": True}  # an override counts
