@@ -195,9 +195,9 @@ def test_the_intro_says_how_a_replication_compares_figure_by_figure(chapter):
     other = dict(rows[0], figure="Figure 8", verdict="reproduced")
     c = report("reproduced", [other]).compare("big")
     assert c["n"] == 1 and c["agree"] == 0 and c["differ"] == [("Figure 7", "reproduced", "partly")]
-    assert c["not_replicated"] == ["Figure 8"]
+    assert c["not_replicated"] == [("dyn", "Figure 8")]
     text = report("reproduced", [other]).compared_text("big")
-    assert text["differ"] == "They differ on Figure 7 (reproduced on MNIST, partly on big). Not run on big: Figure 8."
+    assert text["differ"] == "They differ on Figure 7 (reproduced on MNIST, partly on big). Not run on big: Figure 8 (page 'Dyn')."
     assert text["n"] == "1" and text["agree"] == "0" and text["commits"] == "eeeeeee"
     checked = [dict(r, verdict="partly", checks=[{"name": "flat", "outcome": "passed"}, {"name": "low", "outcome": "failed"}])
                for r in rows]

@@ -476,8 +476,8 @@ class StatusReport:
         figures with a verdict in both; ``agree``, those with the same verdict; ``differ``, a
         ``(figure, verdict here, verdict there)`` per other one; ``checks_differ``, a ``(figure, check,
         outcome here, outcome there)`` per check whose outcome differs (``checks_compared`` checks of this
-        build compared); ``not_replicated``, the figures of this
-        build the replication has no verdict on; ``commits``, the commits the replication's runs were made at."""
+        build compared); ``not_replicated``, ``(chapter, figure)``
+        of this build that the replication has no verdict on; ``commits``, the commits the replication's runs were made at."""
         rows = [row for row in self.table() if row["verdict"]]
         both = [(row, row["replications"].get(profile)) for row in rows if row["replications"].get(profile)]
         differ = [(row["item"], row["verdict"], there["verdict"]) for row, there in both if there["verdict"] != row["verdict"]]
@@ -498,7 +498,7 @@ class StatusReport:
                     checks_differ.append((display_label(key[1]), check, a.get(check), b.get(check)))
         return {"n": len(both), "agree": len(both) - len(differ), "differ": differ, "checks_differ": checks_differ,
                 "checks_compared": compared,
-                "not_replicated": [row["item"] for row in rows if not row["replications"].get(profile)],
+                "not_replicated": [(row["chapter"], row["item"]) for row in rows if not row["replications"].get(profile)],
                 "commits": sorted({v.get("commit", "")[:7] for v in self.replications.get(profile, []) if v.get("commit")})}
 
     def compared_text(self, profile: str) -> dict[str, str]:
@@ -523,7 +523,12 @@ class StatusReport:
             differ += (f" Check by check, too: each of the {c['checks_compared']} checks has the same outcome on both, "
                        "every comparison on the same side of its threshold.")
         if c["not_replicated"]:
-            differ += f" Not run on {title}: {', '.join(c['not_replicated'])}."
+            titles = {name: t for name, t, _ in self.chapters}
+            by_chapter: dict[str, list[str]] = {}
+            for chapter, item in c["not_replicated"]:
+                by_chapter.setdefault(titles.get(chapter, chapter), []).append(item)
+            differ += f" Not run on {title}: " + "; ".join(f"{', '.join(items)} (page {where!r})"
+                                                         for where, items in by_chapter.items()) + "."
         return {"n": str(c["n"]), "agree": str(c["agree"]), "commits": ", ".join(c["commits"]) or "none", "differ": differ}
 
     @staticmethod
