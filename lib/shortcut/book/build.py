@@ -148,7 +148,7 @@ def default_jobs() -> int:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
-        prog="python -m shortcut.build",
+        prog="python -m shortcut.book.build",
         description="Execute the book's chapters with papermill at one profile, then build the site with jupyter-book.",
     )
     ap.add_argument("--profile", default="default", help="a file in book/profiles/ (default: %(default)s)")

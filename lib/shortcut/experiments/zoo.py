@@ -1,4 +1,4 @@
-"""The paper's model zoo and the sweep jobs the MNIST chapters run (PAPER.md §4).
+"""The paper's model zoo and the sweep jobs the MNIST chapters run (the paper's Section 5 and Appendix B).
 
 Models, by the names the figures use:
 
@@ -8,7 +8,7 @@ Models, by the names the figures use:
 
 With ``mid='relu'`` every model gets ReLUs at the mid positions of a 2-shortcut network, so that nets
 of the same depth have the same number of ReLUs (Fig 8). Jobs are module-level functions of a dict of
-plain values (the run record's key), so any executor of ``shortcut.sweep`` can run them.
+plain values (the run record's key), so any executor of ``shortcut.experiments.sweep`` can run them.
 """
 
 from __future__ import annotations

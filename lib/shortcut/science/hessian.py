@@ -1,7 +1,7 @@
 """Exact Hessians of the training loss and the spectrum summaries the paper plots.
 
-Two exact routes. For the second-moment loss of a *linear* network (``shortcut.loss``) the Hessian
-is assembled in closed form from Kronecker-structured blocks (``shortcut.linear_hessian``), far
+Two exact routes. For the second-moment loss of a *linear* network (``shortcut.science.loss``) the Hessian
+is assembled in closed form from Kronecker-structured blocks (``shortcut.science.linear_hessian``), far
 cheaper than the eigendecomposition that follows it, which is the floor (P³) of any exact spectrum.
 Otherwise it is built column by column as forward-over-reverse Hessian-vector products (``jvp`` of
 ``grad``), all columns at once with ``vmap`` (in chunks that bound memory).

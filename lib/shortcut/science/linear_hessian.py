@@ -1,6 +1,6 @@
 """The exact Hessian of a *linear* network's loss in closed form, block by block.
 
-For ``f(x) = A(θ) x`` the loss is ``L = ½ tr(A Σxx Aᵀ) − tr(A Σxy) + c`` (``shortcut.loss``) and every
+For ``f(x) = A(θ) x`` the loss is ``L = ½ tr(A Σxx Aᵀ) − tr(A Σxy) + c`` (``shortcut.science.loss``) and every
 weight matrix ``W_m`` enters ``A`` linearly: ``∂A/∂W_m [E] = P_m E R_m``, with ``P_m`` the product of
 everything after ``W_m`` and ``R_m`` of everything before it (shortcuts included). Two matrices
 ``W_m`` after ``W_n`` give ``∂²A [E, E'] = P_m E Q_mn E' R_n``. With ``G = ∂L/∂A = A Σxx − Σxyᵀ`` the

@@ -1,7 +1,7 @@
 """The index of a linear network's Hessian (its fraction of negative eigenvalues), derived.
 
 For ``f(x) = A(θ) x`` with ``P`` parameters and ``A`` of size ``d × d`` the loss is
-``ℓ(A) = ½ tr(A Σxx Aᵀ) − tr(A Σxy) + c`` (``shortcut.loss``); with ``G = ∂ℓ/∂A = A Σxx − Σxyᵀ`` and
+``ℓ(A) = ½ tr(A Σxx Aᵀ) − tr(A Σxy) + c`` (``shortcut.science.loss``); with ``G = ∂ℓ/∂A = A Σxx − Σxyᵀ`` and
 ``J = ∂vec A/∂θ`` (``d² × P``) its Hessian splits as
 
     H = Jᵀ (I ⊗ Σxx) J  +  S(G),        S(G) = Σ_ab G_ab ∇²A_ab                          (1)
@@ -20,7 +20,7 @@ and, by the Schur complement on ``K⊥``, ``neg(H) = neg(S|_K)`` exactly once ``
 (:func:`fiber_inertia`). So the index does *not* fall to zero as the loss approaches its minimum: it
 stays at ``neg(S|_K)/P`` while ``P − d²`` eigenvalues shrink like ``‖G‖`` — with ``Σxx = I``,
 ``L − L* = ½‖G‖²`` — and only at ``G = 0`` itself is it 0, with ``P − d²`` zero eigenvalues. An index
-measured with a tolerance (``shortcut.hessian.summarize``: ``|λ| ≤ rtol·max|λ|`` counts as zero) falls
+measured with a tolerance (``shortcut.science.hessian.summarize``: ``|λ| ≤ rtol·max|λ|`` counts as zero) falls
 only once those eigenvalues drop below it, at ``‖G‖`` of order ``rtol`` (``L − L*`` of order ``rtol²``),
 far below what a float64 loss resolves.
 
@@ -67,7 +67,7 @@ from .models import Net, end_to_end
 @dataclass(frozen=True)
 class Inertia:
     """The numbers of negative, zero and positive eigenvalues of a symmetric matrix (``|λ| ≤ rtol·max|λ|``
-    counts as zero, as in ``shortcut.hessian.summarize``)."""
+    counts as zero, as in ``shortcut.science.hessian.summarize``)."""
 
     negative: int
     zero: int
