@@ -172,8 +172,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-site", action="store_true", help="execute the chapters but do not build the site")
     ap.add_argument("--jobs", type=int, default=None, metavar="N",
                     help="execute up to N chapters side by side, the cores shared out among their kernels "
-                         "(default: one per core, here %(default_jobs)s; 1: one after another)".replace(
-                             "%(default_jobs)s", str(default_jobs())))
+                         f"(default: one per core, here {default_jobs()}; 1: one after another)")
     ap.add_argument("--profile-time", action="store_true",
                     help="print where each executed chapter's time went (kernel start-up, set-up, GD, Hessians, "
                          "eigendecompositions, CIFAR steps, the rest) and the site build's; kept in <build>/<profile>/time-profile.json")
@@ -247,11 +246,11 @@ def make_plan(args: argparse.Namespace) -> Plan:
         raise UsageError(str(err)) from err
 
     build_dir, results_dir = build_and_results_dirs(root, args.profile, args.build_dir, args.results_dir)
-    jobs = default_jobs() if getattr(args, "jobs", None) is None else args.jobs
+    jobs = default_jobs() if args.jobs is None else args.jobs
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: the number of chapters executed side by side must be at least 1")
     plan = Plan(root, args.profile, data, build_dir, results_dir, pages, selected, overrides, args.force, args.strict,
-                getattr(args, "profile_time", False), jobs=jobs)
+                args.profile_time, jobs=jobs)
     check_results_dir(plan)
     return plan
 
@@ -513,8 +512,8 @@ class _ChapterPrefix(logging.Filter):
     """Papermill's lines of a chapter run side by side with others start with the chapter's name (its thread's)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        name = threading.current_thread().name
-        record.chapter = "" if threading.current_thread() is threading.main_thread() else f"[{name}] "
+        thread = threading.current_thread()
+        record.chapter = "" if thread is threading.main_thread() else f"[{thread.name}] "
         return True
 
 
